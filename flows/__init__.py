@@ -1,0 +1,1 @@
+"""Prefect flows and the docmill command line: orchestration only."""

@@ -1,0 +1,1 @@
+"""The DuckDB corpus: schema (schema.sql) and all SQL."""

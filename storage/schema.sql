@@ -1,0 +1,127 @@
+-- docmill schema, version 1 (kept in docmill_meta.schema_version).
+--
+-- Five tables and a handful of views. Everything a user may query is described here;
+-- the README's "Tables" section mirrors it. Statements are idempotent (IF NOT EXISTS /
+-- OR REPLACE) so opening a database applies the schema without touching data.
+
+CREATE TABLE IF NOT EXISTS docmill_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- One row per source document (a file today; a JSONL line or WARC record later).
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id        VARCHAR PRIMARY KEY,  -- stable id: 16 hex digits of BLAKE2b(source URI)
+    seq           BIGINT NOT NULL,      -- corpus order, fixed when first loaded: the earlier wins dedup
+    source        VARCHAR NOT NULL,     -- source URI, e.g. file:///data/inbox/a.txt
+    title         VARCHAR,              -- first kept paragraph if it reads as a headline, else NULL
+    lang          VARCHAR NOT NULL,     -- ISO 639-1 code of the kept text, 'und' when too short to judge
+    lang_prob     DOUBLE,               -- langdetect's probability for lang; NULL when 'und'
+    text          VARCHAR NOT NULL,     -- final text: kept, non-duplicate paragraphs joined by blank lines
+    content_hash  VARCHAR NOT NULL,     -- BLAKE2b-128 of the source bytes; unchanged bytes are skipped
+    n_paragraphs  INTEGER NOT NULL,     -- all paragraphs, whatever their status
+    n_kept        INTEGER NOT NULL,
+    n_removed     INTEGER NOT NULL,     -- labelled boilerplate (paragraphs.removed_by says why)
+    n_duplicate   INTEGER NOT NULL,     -- seen earlier in this document or the corpus
+    run_id        VARCHAR NOT NULL,     -- the run that last loaded or changed this document
+    ingested_at   TIMESTAMPTZ NOT NULL, -- first loaded
+    updated_at    TIMESTAMPTZ NOT NULL  -- last (re)loaded or re-resolved
+);
+
+-- Every paragraph of every document, removed ones included: nothing is silently deleted.
+CREATE TABLE IF NOT EXISTS paragraphs (
+    doc_id          VARCHAR NOT NULL,   -- documents.doc_id
+    position        INTEGER NOT NULL,   -- 0-based order within the document
+    text            VARCHAR NOT NULL,   -- normalised text (NFC, entities unescaped, spaces collapsed)
+    status          VARCHAR NOT NULL CHECK (status IN ('kept', 'removed', 'duplicate')),
+    removed_by      VARCHAR,            -- the boilerplate rule that removed it (status = 'removed')
+    dup_kind        VARCHAR,            -- 'exact' for status = 'duplicate' (room for 'teaser', 'near')
+    dup_of_doc      VARCHAR,            -- where it was first seen: a duplicate's original, or the
+    dup_of_position INTEGER,            --   paragraph a truncated_repeat teaser repeats
+    lang            VARCHAR NOT NULL,   -- per kept paragraph; 'und' for removed or too-short ones
+    lang_prob       DOUBLE,
+    fingerprint     UBIGINT             -- 64-bit hash of the normalised text; NULL if too short to dedup
+);
+
+-- One row per ingest flow run.
+CREATE TABLE IF NOT EXISTS runs (
+    run_id              VARCHAR PRIMARY KEY,  -- the Prefect flow-run id
+    run_name            VARCHAR,              -- the Prefect flow-run name
+    sources             VARCHAR[] NOT NULL,   -- what the run was pointed at
+    parameters          VARCHAR NOT NULL,     -- the flow's parameters, as JSON
+    started_at          TIMESTAMPTZ NOT NULL,
+    finished_at         TIMESTAMPTZ,
+    status              VARCHAR NOT NULL,     -- running | completed | failed
+    documents_new       INTEGER NOT NULL DEFAULT 0,
+    documents_updated   INTEGER NOT NULL DEFAULT 0,
+    documents_unchanged INTEGER NOT NULL DEFAULT 0,
+    documents_failed    INTEGER NOT NULL DEFAULT 0,
+    paragraphs_kept      INTEGER NOT NULL DEFAULT 0,  -- over the documents this run loaded
+    paragraphs_removed   INTEGER NOT NULL DEFAULT 0,
+    paragraphs_duplicate INTEGER NOT NULL DEFAULT 0
+);
+
+-- Sources a run could not ingest, and why. The run goes on without them.
+CREATE TABLE IF NOT EXISTS failures (
+    run_id      VARCHAR NOT NULL,
+    source      VARCHAR NOT NULL,     -- URI or path of the source
+    stage       VARCHAR NOT NULL,     -- discover | read | decode | clean | load
+    error_type  VARCHAR NOT NULL,
+    message     VARCHAR NOT NULL,     -- what went wrong, for a person
+    failed_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Views: the obvious questions in one SELECT.
+
+-- Documents with any text left, as a corpus consumer wants them.
+CREATE OR REPLACE VIEW clean_documents AS
+SELECT doc_id, source, title, lang, lang_prob, text, n_kept, updated_at
+FROM documents
+WHERE n_kept > 0;
+
+-- Each distinct kept paragraph once (its first occurrence), with its document.
+CREATE OR REPLACE VIEW unique_paragraphs AS
+SELECT p.doc_id, p.position, p.text, p.lang, p.lang_prob, d.source, d.title
+FROM paragraphs p JOIN documents d USING (doc_id)
+WHERE p.status = 'kept';
+
+-- Why did this line go? Every removed paragraph with its rule and document.
+CREATE OR REPLACE VIEW removals AS
+SELECT p.removed_by AS rule, p.text, d.source, p.doc_id, p.position, p.dup_of_doc, p.dup_of_position
+FROM paragraphs p JOIN documents d USING (doc_id)
+WHERE p.status = 'removed';
+
+-- How much each boilerplate rule removed, and an example.
+CREATE OR REPLACE VIEW boilerplate_by_rule AS
+SELECT removed_by AS rule, count(*) AS paragraphs, count(DISTINCT doc_id) AS documents,
+       min(text) AS example
+FROM paragraphs
+WHERE status = 'removed'
+GROUP BY removed_by
+ORDER BY paragraphs DESC, rule;
+
+-- Duplicates by kind, with how many stayed within their document.
+CREATE OR REPLACE VIEW duplicates_by_kind AS
+SELECT dup_kind, count(*) AS paragraphs,
+       count(*) FILTER (WHERE dup_of_doc = doc_id) AS within_document,
+       count(*) FILTER (WHERE dup_of_doc <> doc_id) AS across_documents
+FROM paragraphs
+WHERE status = 'duplicate'
+GROUP BY dup_kind
+ORDER BY paragraphs DESC;
+
+-- Documents and kept paragraphs per language.
+CREATE OR REPLACE VIEW languages AS
+SELECT lang, count(*) AS documents, sum(n_kept) AS kept_paragraphs
+FROM documents
+GROUP BY lang
+ORDER BY documents DESC, lang;
+
+-- Runs, newest first, with their failure counts.
+CREATE OR REPLACE VIEW run_history AS
+SELECT r.run_id, r.run_name, r.status, r.started_at, r.finished_at,
+       r.finished_at - r.started_at AS duration,
+       r.documents_new, r.documents_updated, r.documents_unchanged, r.documents_failed,
+       r.paragraphs_kept, r.paragraphs_removed, r.paragraphs_duplicate, r.sources
+FROM runs r
+ORDER BY r.started_at DESC;

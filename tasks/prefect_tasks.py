@@ -1,0 +1,47 @@
+"""Thin Prefect task wrappers around the pure core and the storage layer.
+
+A task handles a batch of documents, never one: a Prefect task run costs milliseconds of
+client and server work. CPU-bound cleaning runs in a plain process pool whose workers never
+import Prefect: with no Prefect server configured, each process of Prefect's own
+ProcessPoolTaskRunner would start a temporary server of its own (20-30 CPU-seconds each).
+So the task itself runs in a thread of the flow and hands its batch to the pool.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from storage.corpus import Corpus, LoadCounts
+from tasks.boilerplate import RuleSpec
+from tasks.pipeline import clean_batch as clean_batch_core
+from tasks.reading import discover
+from tasks.records import BatchResult, Failure, SourceRef
+
+# Inputs are large or unhashable (connections, pools): never hash them for a cache key.
+_TASK_DEFAULTS = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="discover-sources", **_TASK_DEFAULTS)
+def discover_sources(sources: Sequence[str]) -> tuple[list[SourceRef], list[Failure]]:
+    return discover(sources)
+
+
+@task(name="clean-batch", task_run_name="clean batch {index}", **_TASK_DEFAULTS)
+def clean_batch(
+    index: int,
+    refs: Sequence[SourceRef],
+    known_hashes: Mapping[str, str],
+    spec: RuleSpec,
+    pool: Executor | None,
+) -> BatchResult:
+    if pool is None:
+        return clean_batch_core(refs, known_hashes, spec)
+    return pool.submit(clean_batch_core, refs, known_hashes, spec).result()
+
+
+@task(name="load-batch", task_run_name="load batch {index}", **_TASK_DEFAULTS)
+def load_batch(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
+    return corpus.load_batch(run_id, batch)
