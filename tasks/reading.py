@@ -3,21 +3,36 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import charset_normalizer
 
+from tasks.language import detect_language
 from tasks.records import Failure, SourceRef
 
 TEXT_SUFFIXES = (".txt", ".md")
 MAX_BYTES = 64 * 1024 * 1024
-# Legacy Western text is overwhelmingly windows-1252 (what browsers read "latin-1" as);
-# on short texts charset-normalizer often ties it with cp1250 and picks the wrong one.
-_PREFERRED_LEGACY = "cp1252"
-_CHAOS_TIE = 0.01
+# The legacy (pre-Unicode) code page each language was usually written in. On short texts
+# charset-normalizer cannot tell cp1252 from cp1250 or cp1257 (French read as "coūte ą"),
+# but the language shows through the few wrong letters, and names the code page to use.
+_LEGACY_CODE_PAGES = {
+    **dict.fromkeys("en fr de es it pt nl sv da no fi is ca eu gl af sq id ms sw".split(), "cp1252"),
+    **dict.fromkeys("pl cs sk hu hr sl ro".split(), "cp1250"),
+    **dict.fromkeys("ru uk bg mk".split(), "cp1251"),
+    "el": "cp1253", "tr": "cp1254", "he": "cp1255", "ar": "cp1256", "fa": "cp1256", "ur": "cp1256",
+    **dict.fromkeys("lt lv et".split(), "cp1257"),
+    "vi": "cp1258", "th": "cp874",
+}
+_CONFIDENT = 0.8
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
 _MAX_CONTROL_SHARE = 0.05
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# Byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+_BOMS = {
+    b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32",
+    b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16",
+}
 
 
 class UnreadableSource(Exception):
@@ -77,11 +92,14 @@ def decode(data: bytes) -> str:
     """
     if not data.strip():
         raise UnreadableSource("read", "empty file: no text to ingest")
-    if b"\x00" in data[:65536] and not data.startswith(_BOMS):
+    bom = next((bom for bom in _BOMS if data.startswith(bom)), None)
+    if bom is None and b"\x00" in data[:65536]:
         raise UnreadableSource("decode", "binary content (NUL bytes), not text")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(_BOMS.get(bom, "utf-8"))
     except UnicodeDecodeError:
+        if bom is not None:
+            raise UnreadableSource("decode", f"broken {_BOMS[bom]}: its byte-order mark is followed by invalid bytes") from None
         text = _decode_legacy(data)
     controls = sum(1 for char in text[:65536] if ord(char) < 32 and char not in "\t\n\r\f")
     if controls > _MAX_CONTROL_SHARE * min(len(text), 65536):
@@ -90,14 +108,19 @@ def decode(data: bytes) -> str:
 
 
 def _decode_legacy(data: bytes) -> str:
-    matches = charset_normalizer.from_bytes(data)
-    best = matches.best()
+    best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise UnreadableSource("decode", "not UTF-8 and no plausible text encoding found (binary?)")
-    preferred = next((m for m in matches if m.encoding == _PREFERRED_LEGACY), None)
-    if preferred is not None and preferred.chaos <= best.chaos + _CHAOS_TIE:
-        best = preferred
-    return str(best)
+    text = str(best)
+    lang, prob = detect_language(text)
+    code_page = _LEGACY_CODE_PAGES.get(lang)
+    if code_page is None or code_page == best.encoding or prob < _CONFIDENT:
+        return text
+    try:
+        by_language = data.decode(code_page)
+    except UnicodeDecodeError:
+        return text
+    return text if _C1_CONTROLS.search(by_language) else by_language
 
 
 def read_source(ref: SourceRef, max_bytes: int = MAX_BYTES) -> bytes:

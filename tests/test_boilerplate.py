@@ -1,0 +1,130 @@
+"""Boilerplate rules: what each removes, what it must keep, and how users configure them."""
+from __future__ import annotations
+
+import pytest
+
+from tasks.boilerplate import RuleError, RuleSpec, load_rules
+from tasks.pipeline import clean_paragraphs
+
+RULES = load_rules()
+
+
+def fates(text: str, rules=RULES) -> list[tuple[str, str | None]]:
+    return [(p.text, p.removed_by) for p in clean_paragraphs(text, rules)]
+
+
+ARTICLE = (
+    "The council met on Monday to discuss the new budget for the coming year, which rises by four percent.\n"
+    "Members disagreed on how much should go to schools and how much to roads, and voted late in the evening."
+)
+
+
+@pytest.mark.parametrize(
+    "line, rule",
+    [
+        ("Rechercher", "search_ui"),
+        ("Search", "search_ui"),
+        ("Suche", "search_ui"),
+        ("Поиск", "search_ui"),
+        ("検索", "search_ui"),
+        ("Some text of a tweet about the meeting pic.twitter.com/AbC123xyz", "social_embed"),
+        ("— Jane Doe (@janedoe) August 5, 2024", "social_embed"),
+        ("— Marie Dupont (@mdupont) 5 août 2024", "social_embed"),
+        ("The mayor at the town hall on Monday. Photo AFP", "caption_credit"),
+        ("Le maire à l'hôtel de ville. Foto: dpa", "caption_credit"),
+        ("Share on Facebook", "share_follow"),
+        ("Partager sur X", "share_follow"),
+        ("Follow us on Instagram", "share_follow"),
+        ("Lire aussi : Les tensions montent au Proche-Orient", "related_links"),
+        ("Read more: The budget vote explained", "related_links"),
+        ("Subscribe to our newsletter for the day's top stories", "newsletter"),
+        ("We use cookies to improve your experience on our site.", "cookie_consent"),
+        ("Back to top", "skip_link"),
+    ],
+)
+def test_boilerplate_line_is_removed_by_its_rule(line: str, rule: str):
+    assert (line, rule) in fates(f"{ARTICLE}\n{line}\n{ARTICLE} Again.")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # mentions "search"
+        "Search results are ranked by relevance, and the company says it changed the ranking last year.",
+        "Rechercher un emploi prend du temps, selon les chômeurs interrogés par l'institut.",
+        # ends with "..." on purpose
+        "She paused, looked at the crowd, and said she would think about it...",
+        # starts with "Share"
+        "Share your experience in the comments below: we read every one of them before the next issue.",
+        "Shares of the company fell 4% on Tuesday after the results were published.",
+        # quotes a post on X
+        "In a post on X, the minister wrote that \"the talks are over\" and that a vote would follow (@minister).",
+        "The senator replied on X: \"We will not back down.\" Her office confirmed the post on Monday.",
+        # photo mentioned inside prose
+        "The photo, taken by an AFP photographer, shows the minister leaving the building.",
+        # a long paragraph describing a journalist, not at the tail
+        "Marie Dupont est une journaliste qui a couvert trois guerres avant de rejoindre la rédaction.",
+    ],
+)
+def test_hard_negative_stays_kept(content: str):
+    text = f"{ARTICLE}\n{content}\n{ARTICLE} Again, with more words."
+    assert (content, None) in fates(text)
+
+
+def test_author_bio_only_at_the_tail():
+    bio = "Le Staff de All Israel News est une équipe de journalistes en Israël."
+    assert fates(f"{ARTICLE}\n{bio}")[-1] == (bio, "author_bio")
+    assert (bio, None) in fates(f"{bio}\n{ARTICLE}")
+
+
+def test_navigation_only_at_the_head():
+    kicker = "Dernières Infos - Tensions régionales"
+    assert fates(f"Rechercher\n{kicker}\n{ARTICLE}")[1] == (kicker, "navigation")
+    assert (kicker, None) in fates(f"{ARTICLE}\n{kicker}\n{ARTICLE} More.")
+
+
+def test_truncated_repeat_points_at_its_source_even_cut_mid_word():
+    first = "Le ministre a annoncé lundi une réforme des retraites qui sera présentée au Parlement en mars."
+    teaser = "Le ministre a annoncé lundi une réforme des retraites qui sera prés…"
+    paragraphs = clean_paragraphs(f"{first}\nAutre paragraphe de contenu assez long pour compter ici.\n{teaser}", RULES)
+    assert (paragraphs[2].removed_by, paragraphs[2].dup_of_position) == ("truncated_repeat", 0)
+
+
+def test_short_ellipsis_prefix_is_not_a_teaser():
+    paragraphs = clean_paragraphs(f"Le ministre a annoncé lundi une réforme.\n{ARTICLE}\nLe ministre...", RULES)
+    assert paragraphs[-1].removed_by is None
+
+
+def test_user_rules_add_replace_and_disable(tmp_path):
+    extra = tmp_path / "rules.toml"
+    extra.write_text(
+        'disable = ["author_bio"]\n'
+        '[[rule]]\nname = "sponsor"\ndescription = "Sponsored-by lines"\n'
+        "patterns = ['^sponsored by \\w+$']\nmax_chars = 40\n",
+        encoding="utf-8",
+    )
+    rules = load_rules(RuleSpec(files=(str(extra),)))
+    names = [rule.name for rule in rules]
+    assert "sponsor" in names and "author_bio" not in names
+    assert ("Sponsored by Acme", "sponsor") in fates(f"{ARTICLE}\nSponsored by Acme", rules)
+    without = load_rules(RuleSpec(disabled=("search_ui",)))
+    assert ("Rechercher", None) in fates(f"Rechercher\n{ARTICLE}", without)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[[rule]]\nname = 'broken'\npatterns = ['(unclosed']\n", "rule 'broken': bad pattern '(unclosed'"),
+        ("[[rule]]\nname = 'typo'\npatern = ['x']\n", "rule 'typo': unknown keys ['patern']"),
+        ("[[rule]]\nname = 'edge'\npatterns = ['x']\nwhere = 'middle'\n", "rule 'edge': 'where' must be"),
+        ("[[rule]]\nname = 'empty'\n", "rule 'empty': give either 'patterns' or 'context'"),
+        ("disable = ['no_such_rule']\n", "cannot disable unknown rules ['no_such_rule']"),
+        ("[[rule]\n", "cannot read rules"),
+    ],
+)
+def test_bad_rule_file_fails_fast_naming_the_rule(tmp_path, body: str, message: str):
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(RuleError, match=None) as error:
+        load_rules(RuleSpec(files=(str(path),)))
+    assert message in str(error.value)

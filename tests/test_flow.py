@@ -1,0 +1,97 @@
+"""The real ingest flow on a real (temporary) Prefect server, into a temporary DuckDB file."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from flows.ingest import ingest
+
+from conftest import SAMPLES
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
+
+
+def rows(db, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+CONTENT = "SELECT doc_id, position, status, removed_by, dup_of_doc, dup_of_position, text, lang FROM paragraphs ORDER BY ALL"
+
+
+def test_ingest_samples_then_rerun_changes_nothing(tmp_path):
+    db = tmp_path / "corpus.duckdb"
+    summary = ingest(sources=[str(SAMPLES)], db=str(db))
+    assert (summary["documents_new"], summary["paragraphs_kept"], summary["paragraphs_removed"]) == (2, 23, 8)
+    assert summary["languages"] == {"fr": 2}
+    assert rows(db, "SELECT title, lang FROM documents ORDER BY source") == [
+        ('En visite à Téhéran, le plus haut responsable russe de la défense propose une "coopération totale" '
+         "avec l'Iran avant une éventuelle guerre avec Israël", "fr"),
+        ("Sergueï Choïgou en Iran pour réaffirmer le soutien de Moscou", "fr"),
+    ]
+    teaser = rows(db, "SELECT p.dup_of_position, o.status, starts_with(o.text, 'L’ancien ministre') "
+                      "FROM paragraphs p JOIN paragraphs o ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position "
+                      "WHERE p.removed_by = 'truncated_repeat'")
+    assert teaser == [(6, "kept", True)]
+    before = rows(db, CONTENT)
+
+    again = ingest(sources=[str(SAMPLES)], db=str(db))
+    assert (again["documents_new"], again["documents_updated"], again["documents_unchanged"]) == (0, 0, 2)
+    assert rows(db, CONTENT) == before
+    assert rows(db, "SELECT count(*) FROM runs WHERE status = 'completed'") == [(2,)]
+
+
+def test_bad_inputs_are_failures_and_the_run_goes_on(tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    latin1 = "Le café coûte cher à Paris, hélas. Les élèves sont très sûrs d'eux, déjà en été."
+    (inbox / "legacy.txt").write_bytes(latin1.encode("latin-1"))
+    db = tmp_path / "corpus.duckdb"
+    summary = ingest(sources=[str(inbox), str(tmp_path / "missing")], db=str(db))
+    assert (summary["status"], summary["documents_new"], summary["documents_failed"]) == ("completed", 3, 3)
+    failures = {source.rsplit("/", 1)[1]: (stage, message) for source, stage, message in
+                rows(db, "SELECT source, stage, message FROM failures")}
+    assert failures["image.txt"] == ("decode", "binary content (NUL bytes), not text")
+    assert failures["empty.txt"] == ("read", "empty file: no text to ingest")
+    assert failures["missing"][0] == "discover"
+    assert rows(db, "SELECT text, lang FROM documents WHERE source LIKE '%legacy.txt'") == [(latin1, "fr")]
+
+
+def test_parallel_batches_load_the_same_corpus_as_one_process(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shared = "Ce paragraphe partagé est assez long pour être dédupliqué entre les documents du corpus."
+    for i in range(24):
+        (inbox / f"doc{i:02}.txt").write_text(
+            f"Titre du document {i}\nCeci est le contenu propre du document numéro {i}, écrit pour le test.\n"
+            f"{shared}\nRechercher\n", encoding="utf-8")
+    serial, parallel = tmp_path / "serial.duckdb", tmp_path / "parallel.duckdb"
+    ingest(sources=[str(inbox)], db=str(serial), workers=1, batch_size=5)
+    summary = ingest(sources=[str(inbox)], db=str(parallel), workers=2, batch_size=5)
+    assert summary["documents_new"] == 24 and summary["paragraphs_duplicate"] == 23
+    assert rows(parallel, CONTENT) == rows(serial, CONTENT)
+
+
+def test_run_publishes_a_summary_artifact(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    state = ingest(sources=[str(SAMPLES)], db=str(tmp_path / "corpus.duckdb"), return_state=True)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["ingest-summary", "ingest-progress"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
+        )
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    assert by_key.keys() == {"ingest-summary", "ingest-progress"}
+    assert by_key["ingest-progress"].data == 100
+    summary = json.loads(by_key["ingest-summary"].data)
+    assert {"metric": "removed by truncated_repeat", "value": "1"} in summary
+    assert {"metric": "documents new", "value": "2"} in summary

@@ -1,0 +1,67 @@
+"""Properties of cleaning that must hold for any text (hypothesis)."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks.boilerplate import load_rules
+from tasks.normalize import normalize_text, split_paragraphs
+from tasks.pipeline import clean_paragraphs
+
+RULES = load_rules()
+
+# Arbitrary Unicode, plus text built from the pieces boilerplate is made of, so that rules fire.
+PIECES = st.sampled_from([
+    "Rechercher", "Search", "Photo AFP", "pic.twitter.com/abc", "— A B (@ab) May 1, 2024", "...", "…",
+    "Le Staff de X est une équipe de journalistes.", "Lire aussi : X", "Share on Facebook",
+    "&amp;", "&amp;amp;", "&#10;", "\u200b", "\u00a0", "\r\n", "\n", "\n\n", " ", "\t", "é", "e\u0301",
+    "Dernières Infos - X", "Le ministre a annoncé une réforme des retraites",
+])
+TEXT = st.one_of(
+    st.text(max_size=400),
+    st.lists(st.one_of(PIECES, st.text(max_size=30)), max_size=40).map("".join),
+)
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def output_of(text: str) -> str:
+    return "\n\n".join(p.text for p in clean_paragraphs(text, RULES) if p.status == "kept")
+
+
+@FAST
+@given(TEXT)
+def test_cleaning_never_raises(text: str):
+    clean_paragraphs(text, RULES)
+
+
+@FAST
+@given(TEXT)
+def test_cleaning_is_idempotent(text: str):
+    once = output_of(text)
+    assert output_of(once) == once
+
+
+@FAST
+@given(TEXT)
+def test_cleaning_never_invents_text(text: str):
+    normalized = normalize_text(text)
+    flat = " ".join(normalized.split("\n"))
+    for paragraph in clean_paragraphs(text, RULES):
+        assert paragraph.text in flat
+        assert set(paragraph.text) <= set(normalized) | {" "}
+
+
+@FAST
+@given(TEXT)
+def test_cleaning_never_reorders_paragraphs(text: str):
+    paragraphs = clean_paragraphs(text, RULES)
+    assert [p.position for p in paragraphs] == list(range(len(paragraphs)))
+    assert [p.text for p in paragraphs] == split_paragraphs(normalize_text(text))
+    kept = [p.text for p in paragraphs if p.status == "kept"]
+    assert kept == [p for p in split_paragraphs(normalize_text(text)) if p in kept]
+
+
+@FAST
+@given(TEXT)
+def test_normalisation_is_idempotent(text: str):
+    assert normalize_text(normalize_text(text)) == normalize_text(text)

@@ -1,0 +1,86 @@
+"""Reading sources: encodings, and bad input turned into clear failures."""
+from __future__ import annotations
+
+import pytest
+
+from tasks.pipeline import clean_batch
+from tasks.reading import UnreadableSource, decode, discover
+
+FRENCH = "Le café coûte cher à Paris, hélas. Les élèves sont très sûrs d'eux, déjà en été."
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"])
+def test_decodes_common_encodings(encoding: str):
+    assert decode((FRENCH * 3).encode(encoding)) == FRENCH * 3
+
+
+def test_short_latin1_is_read_as_western_not_central_european():
+    assert decode("Café à Paris, élève très sûr.".encode("latin-1")) == "Café à Paris, élève très sûr."
+
+
+@pytest.mark.parametrize(
+    "data, stage, words",
+    [
+        (b"", "read", "empty"),
+        (b"  \n\t\n", "read", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "decode", "binary"),
+        (bytes(range(1, 32)) * 40, "decode", "binary"),
+    ],
+)
+def test_bad_bytes_raise_a_clear_error(data: bytes, stage: str, words: str):
+    with pytest.raises(UnreadableSource) as error:
+        decode(data)
+    assert error.value.stage == stage and words in str(error.value)
+
+
+def test_bad_files_become_failures_and_the_batch_goes_on(tmp_path):
+    (tmp_path / "good.txt").write_text(FRENCH, encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (tmp_path / "legacy.txt").write_bytes((FRENCH + "\n") .encode("latin-1"))
+    (tmp_path / "ignored.bin").write_bytes(b"\x00")
+    refs, failures = discover([str(tmp_path), str(tmp_path / "missing")])
+    assert sorted(ref.path.rsplit("/", 1)[1] for ref in refs) == ["binary.txt", "empty.txt", "good.txt", "legacy.txt"]
+    assert [f.stage for f in failures] == ["discover"] and "missing" in failures[0].message
+    result = clean_batch(refs, {})
+    texts = {doc.source.rsplit("/", 1)[1]: doc.text for doc in result.documents}
+    assert texts == {"good.txt": FRENCH, "legacy.txt": FRENCH}
+    messages = {f.source.rsplit("/", 1)[1]: f.message for f in result.failures}
+    assert messages.keys() == {"empty.txt", "binary.txt"}
+    assert "binary content" in messages["binary.txt"]
+
+
+def test_unchanged_source_is_skipped_before_cleaning(tmp_path):
+    (tmp_path / "a.txt").write_text(FRENCH, encoding="utf-8")
+    refs, _ = discover([str(tmp_path)])
+    first = clean_batch(refs, {})
+    again = clean_batch(refs, {refs[0].doc_id: first.documents[0].content_hash})
+    assert again.documents == [] and again.unchanged == [refs[0].doc_id]
+
+
+def test_hard_wrapped_prose_is_rejoined_but_one_line_paragraphs_are_not():
+    from tasks.normalize import split_paragraphs
+
+    wrapped = (
+        "The committee met on Monday morning to discuss the budget\n"
+        "for next year and the year after, and it heard from many\n"
+        "residents who had come to speak about the new road."
+    )
+    assert split_paragraphs(wrapped + "\n\nSecond paragraph.") == [" ".join(wrapped.split("\n")), "Second paragraph."]
+    assert split_paragraphs("Title\nFirst line of text.\nSecond line.") == ["Title", "First line of text.", "Second line."]
+
+
+LEGACY = {
+    "cp1252": ["Die Bürger müssen für die Straße zahlen, sagte der Bürgermeister in München.",
+               "El niño comió una manzana en la montaña, según la información del señor."],
+    "cp1250": ["Komisja opublikuje swoje wnioski w przyszłym tygodniu, powiedziała rzeczniczka.",
+               "Výbor zveřejní svá zjištění příští týden, řekla mluvčí při jednání."],
+    "cp1251": ["Комитет опубликует свои выводы на следующей неделе, сообщила представитель."],
+    "cp1253": ["Η επιτροπή θα δημοσιεύσει τα ευρήματά της την επόμενη εβδομάδα."],
+    "cp1254": ["Komite bulgularını gelecek hafta yayımlayacak, dedi sözcü şöyle açıkladı ağır."],
+}
+
+
+@pytest.mark.parametrize("code_page, text", [(cp, t) for cp, texts in LEGACY.items() for t in texts])
+def test_short_legacy_text_in_many_languages(code_page: str, text: str):
+    assert decode(text.encode(code_page)) == text

@@ -1,0 +1,186 @@
+"""The DuckDB corpus: idempotent loads, replacement, corpus-wide dedup that never dangles,
+and agreement between the in-memory dedup (docmill clean) and the SQL one (ingest)."""
+from __future__ import annotations
+
+import random
+
+import duckdb
+import pytest
+
+from storage.corpus import Corpus, LoadCounts
+from tasks.pipeline import clean_batch
+from tasks.reading import discover
+from tasks.records import BatchResult
+
+from conftest import SAMPLES
+
+POOL = [
+    f"Paragraph number {i} of the shared pool, long enough to take part in deduplication."
+    for i in range(40)
+]
+
+
+def write_docs(folder, docs: dict[str, list[str]]) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, paragraphs in docs.items():
+        (folder / name).write_text("\n\n".join(paragraphs), encoding="utf-8")
+
+
+def load(corpus: Corpus, paths, run_id: str = "run", batch_size: int = 100) -> LoadCounts:
+    refs, _ = discover([str(p) for p in paths])
+    counts = LoadCounts()
+    corpus.start_run(run_id, run_id, [str(p) for p in paths], {})
+    known = corpus.known_hashes([ref.doc_id for ref in refs])
+    for i in range(0, len(refs), batch_size):
+        counts.add(corpus.load_batch(run_id, clean_batch(refs[i : i + batch_size], known)))
+    corpus.finish_run(run_id, "completed", counts)
+    return counts
+
+
+def dangling(con) -> int:
+    return con.execute(
+        """
+        SELECT count(*) FROM paragraphs d LEFT JOIN paragraphs o
+          ON o.doc_id = d.dup_of_doc AND o.position = d.dup_of_position
+        WHERE d.status = 'duplicate' AND (o.doc_id IS NULL OR o.status <> 'kept')
+        """
+    ).fetchone()[0]
+
+
+def snapshot(con) -> list[tuple]:
+    return con.execute(
+        "SELECT doc_id, position, status, dup_of_doc, dup_of_position, text FROM paragraphs ORDER BY ALL"
+    ).fetchall()
+
+
+def test_samples_load_and_reload_unchanged(tmp_path):
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        assert load(corpus, [SAMPLES], "first") == LoadCounts(documents_new=2)
+        before = snapshot(corpus.con)
+        assert load(corpus, [SAMPLES], "second") == LoadCounts(documents_unchanged=2)
+        assert snapshot(corpus.con) == before
+        con = corpus.con
+        assert con.execute("SELECT count(*), count(DISTINCT doc_id) FROM documents").fetchone() == (2, 2)
+        assert con.execute("SELECT sum(n_kept), sum(n_removed) FROM documents").fetchone() == (23, 8)
+        rules = dict(con.execute("SELECT rule, paragraphs FROM boilerplate_by_rule").fetchall())
+        assert rules == {"search_ui": 2, "social_embed": 2, "author_bio": 1, "caption_credit": 1,
+                         "navigation": 1, "truncated_repeat": 1}
+        assert con.execute("SELECT * FROM languages").fetchall() == [("fr", 2, 23)]
+        assert con.execute("SELECT status FROM run_history").fetchall() == [("completed",), ("completed",)]
+
+
+def test_cross_document_duplicates_point_at_first_occurrence(tmp_path):
+    write_docs(tmp_path / "in", {"a.txt": POOL[0:3], "b.txt": [POOL[5], POOL[1], POOL[1]]})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [tmp_path / "in"])
+        rows = corpus.con.execute(
+            "SELECT d.source, p.position, p.status, p.dup_kind, p.dup_of_position, o.source "
+            "FROM paragraphs p JOIN documents d USING (doc_id) LEFT JOIN documents o ON o.doc_id = p.dup_of_doc "
+            "WHERE p.status = 'duplicate' ORDER BY ALL"
+        ).fetchall()
+        assert [(r[0].rsplit("/", 1)[1], r[1], r[3], r[4], r[5].rsplit("/", 1)[1]) for r in rows] == [
+            ("b.txt", 1, "exact", 1, "a.txt"),
+            ("b.txt", 2, "exact", 1, "a.txt"),
+        ]
+        text_b = corpus.con.execute("SELECT text FROM documents WHERE source LIKE '%b.txt'").fetchone()[0]
+        assert text_b == POOL[5]
+
+
+def test_duplicates_are_found_across_runs(tmp_path):
+    write_docs(tmp_path / "one", {"a.txt": POOL[0:3]})
+    write_docs(tmp_path / "two", {"b.txt": [POOL[2], POOL[9]]})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [tmp_path / "one"], "night-1")
+        load(corpus, [tmp_path / "two"], "night-2")
+        assert corpus.con.execute(
+            "SELECT position, status, dup_of_position FROM paragraphs JOIN documents USING (doc_id) "
+            "WHERE source LIKE '%b.txt' ORDER BY position"
+        ).fetchall() == [(0, "duplicate", 2), (1, "kept", None)]
+
+
+def test_replacing_a_document_re_resolves_pointers(tmp_path):
+    folder = tmp_path / "in"
+    write_docs(folder, {"a.txt": POOL[0:3], "b.txt": [POOL[1], POOL[7]], "c.txt": [POOL[1]]})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [folder], "first")
+        write_docs(folder, {"a.txt": [POOL[0], POOL[2]]})  # a.txt loses the shared paragraph
+        assert load(corpus, [folder], "second") == LoadCounts(documents_updated=1, documents_unchanged=2)
+        assert dangling(corpus.con) == 0
+        statuses = corpus.con.execute(
+            "SELECT regexp_extract(source, '(\\w)\\.txt', 1), position, status, dup_of_position "
+            "FROM paragraphs JOIN documents USING (doc_id) ORDER BY ALL"
+        ).fetchall()
+        assert statuses == [
+            ("a", 0, "kept", None), ("a", 1, "kept", None),
+            ("b", 0, "kept", None), ("b", 1, "kept", None),  # b's copy is now the first occurrence
+            ("c", 0, "duplicate", 0),                          # and c points at it
+        ]
+        texts = dict(corpus.con.execute(
+            "SELECT regexp_extract(source, '(\\w)\\.txt', 1), text FROM documents").fetchall())
+        assert texts["b"] == f"{POOL[1]}\n\n{POOL[7]}" and texts["c"] == ""
+        assert corpus.con.execute("SELECT count(*) FROM paragraphs").fetchone()[0] == 5
+
+
+def test_sql_dedup_agrees_with_in_memory_dedup(tmp_path):
+    """cc_net style: the fast path (SQL, batched, across runs) must equal the simple one."""
+    rng = random.Random(7)
+    docs = {f"d{i:03}.txt": [rng.choice(POOL[:25]) for _ in range(rng.randint(1, 6))] for i in range(60)}
+    write_docs(tmp_path / "in", docs)
+    refs, _ = discover([str(tmp_path / "in")])
+    expected = {
+        (d.doc_id, p.position): (p.status, p.dup_of_doc, p.dup_of_position)
+        for d in clean_batch(refs, {}, first_seen={}).documents
+        for p in d.paragraphs
+    }
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        for i in range(0, len(refs), 7):  # many batches, so dedup spans batches
+            corpus.load_batch("r", clean_batch(refs[i : i + 7], {}))
+        actual = {
+            (doc, pos): (status, dup_doc, dup_pos)
+            for doc, pos, status, dup_doc, dup_pos, _ in snapshot(corpus.con)
+        }
+    assert actual == expected
+    assert sum(status == "duplicate" for status, _, _ in expected.values()) > 50
+
+
+def test_a_batch_that_fails_to_load_leaves_nothing(tmp_path):
+    write_docs(tmp_path / "in", {"a.txt": POOL[0:2], "b.txt": POOL[2:4]})
+    refs, _ = discover([str(tmp_path / "in")])
+    batch = clean_batch(refs, {})
+    batch.documents[1].paragraphs[0].status = "bogus"  # violates the schema's CHECK
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        with pytest.raises(duckdb.ConstraintException):
+            corpus.load_batch("r", batch)
+        assert corpus.con.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+        assert corpus.con.execute("SELECT count(*) FROM paragraphs").fetchone()[0] == 0
+        assert corpus.load_batch("r", clean_batch(refs, {})) == LoadCounts(documents_new=2)
+
+
+def test_failures_are_recorded_with_the_batch(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bin.txt").write_bytes(b"\x00\x01" * 50)
+    refs, _ = discover([str(tmp_path / "in")])
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        assert corpus.load_batch("r", clean_batch(refs, {})) == LoadCounts(documents_failed=1)
+        assert corpus.con.execute("SELECT stage, message FROM failures").fetchall() == [
+            ("decode", "binary content (NUL bytes), not text")
+        ]
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "c.duckdb"
+    Corpus(path).close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE docmill_meta SET value = '99' WHERE key = 'schema_version'")
+    from storage.corpus import SchemaError
+
+    with pytest.raises(SchemaError, match="schema version 99"):
+        Corpus(path)
+
+
+def test_empty_batch_loads_nothing(tmp_path):
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        assert corpus.load_batch("r", BatchResult()) == LoadCounts()
