@@ -64,12 +64,13 @@ Verdicts = dict[int, int | None]
 def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
     """Paragraphs ending in an ellipsis whose text before it (possibly cut mid-word) begins
     another paragraph of the document: the teaser of an article repeated at its foot."""
+    candidates = [i for i, text in enumerate(texts) if live[i] and _ELLIPSIS_END.search(text)]
+    if not candidates:
+        return {}
     keys = [dedup_key(text) if alive else "" for text, alive in zip(texts, live)]
     verdicts: Verdicts = {}
-    for i, text in enumerate(texts):
-        if not live[i] or not _ELLIPSIS_END.search(text):
-            continue
-        prefix = dedup_key(_ELLIPSIS_END.sub("", text))
+    for i in candidates:
+        prefix = dedup_key(_ELLIPSIS_END.sub("", texts[i]))
         if len(prefix) < rule.min_chars:
             continue
         source = next(

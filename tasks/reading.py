@@ -27,6 +27,7 @@ _LEGACY_CODE_PAGES = {
 }
 _CONFIDENT = 0.8
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 _MAX_CONTROL_SHARE = 0.05
 # Byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
 _BOMS = {
@@ -101,8 +102,9 @@ def decode(data: bytes) -> str:
         if bom is not None:
             raise UnreadableSource("decode", f"broken {_BOMS[bom]}: its byte-order mark is followed by invalid bytes") from None
         text = _decode_legacy(data)
-    controls = sum(1 for char in text[:65536] if ord(char) < 32 and char not in "\t\n\r\f")
-    if controls > _MAX_CONTROL_SHARE * min(len(text), 65536):
+    head = text[:65536]
+    controls = len(_CONTROL_CHARS.findall(head))
+    if controls > _MAX_CONTROL_SHARE * len(head):
         raise UnreadableSource("decode", f"binary content ({controls} control characters), not text")
     return text
 
