@@ -22,12 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	mkdir -p $(STATE)
-	rm -f $(DEMO_DB) $(DEMO_DB).wal
-	$(BIN)/docmill ingest samples/ --db $(DEMO_DB)
-	$(BIN)/docmill query --db $(DEMO_DB) \
-	  "SELECT source, lang, title, n_paragraphs, n_kept, n_removed, n_duplicate FROM documents ORDER BY source"
-	$(BIN)/docmill query --db $(DEMO_DB) "SELECT * FROM boilerplate_by_rule"
+	@mkdir -p $(STATE)
+	@rm -f $(DEMO_DB) $(DEMO_DB).wal
+	@echo "== docmill ingest samples/ --db $(DEMO_DB)"
+	@$(BIN)/docmill ingest samples/ --db $(DEMO_DB)
+	@echo "== documents"
+	@$(BIN)/docmill query --db $(DEMO_DB) "SELECT regexp_extract(source, '[^/]+$$') AS file, lang, \
+	  n_kept AS kept, n_removed AS removed, n_duplicate AS dup, left(title, 48) AS title FROM documents ORDER BY file"
+	@echo "== why did these lines go? (SELECT * FROM removals)"
+	@$(BIN)/docmill query --db $(DEMO_DB) "SELECT rule, position, left(text, 60) AS text FROM removals ORDER BY source, position"
 
 test: install
 	$(BIN)/python -m pytest
