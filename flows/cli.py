@@ -27,25 +27,38 @@ def _rule_options(parser: argparse.ArgumentParser) -> None:
                         help="switch a boilerplate rule off; may be repeated")
 
 
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="files to take from directories (default: every known format); may be repeated")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="files to leave out; may be repeated")
+    parser.add_argument("--format", choices=("txt", "html", "jsonl", "warc"),
+                        help="read every file as this format instead of detecting it (inside gzip/zip too)")
+    parser.add_argument("--text-field", default="text", help="JSON Lines field with plain text (default: %(default)s)")
+    parser.add_argument("--html-field", default="html", help="JSON Lines field with HTML (default: %(default)s)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docmill", description="Clean, language-tag, deduplicate and load documents.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="run the ingest flow into a DuckDB file")
-    ingest.add_argument("sources", nargs="+", help="files or directories (.txt, .md)")
+    ingest.add_argument("sources", nargs="+",
+                        help="files or directories: text, Markdown, HTML, JSON Lines, WARC, gzip or zip of them")
     ingest.add_argument("--db", default="docmill.duckdb", help="DuckDB file (default: %(default)s)")
     ingest.add_argument("--batch-size", type=int, default=200, help="documents per task run (default: %(default)s)")
     ingest.add_argument("--workers", type=int, default=None, help="cleaning processes (default: one per core)")
     ingest.add_argument("--force", action="store_true", help="re-process sources whose bytes have not changed")
     ingest.add_argument("--verbose", action="store_true", help="show Prefect's per-task log lines")
     _rule_options(ingest)
+    _input_options(ingest)
 
     clean = commands.add_parser("clean", help="clean files and print the result; no database, no Prefect")
-    clean.add_argument("files", nargs="+")
+    clean.add_argument("files", nargs="+", help="files or directories, of any input kind")
     output = clean.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines)")
+    output.add_argument("--json", action="store_true", help="one JSON object per document (JSON Lines)")
     output.add_argument("--explain", action="store_true", help="every paragraph with its fate and rule")
     _rule_options(clean)
+    _input_options(clean)
 
     query = commands.add_parser("query", help="run SQL on the database, read-only")
     query.add_argument("sql")
@@ -71,7 +84,8 @@ def _ingest(args: argparse.Namespace) -> int:
     try:
         summary = ingest(
             sources=list(args.sources), db=args.db, batch_size=args.batch_size, workers=args.workers,
-            rules=args.rules, disable_rules=args.disable_rule, force=args.force,
+            rules=args.rules, disable_rules=args.disable_rule, force=args.force, include=args.include,
+            exclude=args.exclude, format=args.format, text_field=args.text_field, html_field=args.html_field,
         )
     except RuleError as error:
         print(f"docmill: {error}", file=sys.stderr)
@@ -80,43 +94,72 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_options(args: argparse.Namespace):
+    from tasks.sources import ReadOptions
+
+    return ReadOptions(format=args.format, text_field=args.text_field, html_field=args.html_field)
+
+
 def _clean(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from tasks.boilerplate import RuleError, RuleSpec
+    from tasks.boilerplate import RuleError, RuleSpec, load_rules
     from tasks.pipeline import clean_batch
-    from tasks.reading import source_ref
+    from tasks.sources import discover, plan_batches
 
-    refs = [source_ref(Path(name)) for name in args.files]
+    spec = RuleSpec(tuple(args.rules), tuple(args.disable_rule))
     try:
-        result = clean_batch(refs, {}, RuleSpec(tuple(args.rules), tuple(args.disable_rule)), first_seen={})
+        load_rules(spec)
     except RuleError as error:
         print(f"docmill: {error}", file=sys.stderr)
         return 2
-    path_of = {ref.doc_id: ref.path for ref in refs}
-    documents = {doc.doc_id: doc for doc in result.documents}
-    failures = {failure.source: failure for failure in result.failures}
-    for ref in refs:
-        if ref.source in failures:
-            failure = failures[ref.source]
-            print(f"docmill: {ref.path}: [{failure.stage}] {failure.message}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"file": ref.path, "error": {"stage": failure.stage, "message": failure.message}}))
-        elif args.json:
-            print(json.dumps(_as_json(documents[ref.doc_id], ref.path, path_of), ensure_ascii=False))
-        elif args.explain:
-            print(_explain(documents[ref.doc_id], ref.path, path_of))
-        else:
-            print(documents[ref.doc_id].text, end="\n\n")
-    return 1 if result.failures else 0
+    files, failures = discover(args.files, args.include, args.exclude)
+    paths = {file.source: file.path for file in files}
+    first_seen: dict = {}
+    names: dict[str, str] = {}  # doc_id -> how to name it, for duplicates pointing back
+    for failure in failures:
+        _report(failure, failure.source, args.json)
+    failed = bool(failures)
+    for plan in plan_batches(files, _read_options(args), {}, batch_size=100):
+        result = clean_batch(plan.records, {}, spec, first_seen)
+        for failure in plan.failures + result.failures:
+            _report(failure, paths.get(failure.source, failure.source), args.json)
+            failed = True
+        for doc in result.documents:
+            _print_document(doc, paths.get(doc.source, doc.source), args, names)
+    return 1 if failed else 0
 
 
-def _as_json(doc, path: str, path_of: dict[str, str]) -> dict:
+def _report(failure, path: str, as_json: bool) -> None:
+    print(f"docmill: {path}: [{failure.stage}] {failure.message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"file": path, "error": {"stage": failure.stage, "message": failure.message}}, ensure_ascii=False))
+
+
+def _print_document(doc, path: str, args: argparse.Namespace, names: dict[str, str]) -> None:
+    names[doc.doc_id] = f"{path} ({doc.locator})" if doc.locator else path
+    if args.json:
+        print(json.dumps(_as_json(doc, path, names), ensure_ascii=False))
+    elif args.explain:
+        print(_explain(doc, names))
+    else:
+        print(doc.text, end="\n\n")
+
+
+def _as_json(doc, path: str, names: dict[str, str]) -> dict:
     """The `docmill clean --json` contract (documented in the README)."""
+    meta = doc.meta
     return {
         "file": path,
+        "locator": doc.locator,
         "doc_id": doc.doc_id,
+        "format": doc.format,
+        "extractor": doc.extractor,
+        "url": meta.url,
         "title": doc.title,
+        "author": meta.author,
+        "published": meta.published,
+        "site_name": meta.site_name,
+        "page_lang": meta.page_lang,
+        "fetched_at": meta.fetched_at,
         "lang": doc.lang,
         "lang_prob": doc.lang_prob,
         "paragraphs": [
@@ -126,7 +169,7 @@ def _as_json(doc, path: str, path_of: dict[str, str]) -> dict:
                 "status": p.status,
                 "removed_by": p.removed_by,
                 "dup_of": None if p.dup_of_position is None
-                else {"file": path_of.get(p.dup_of_doc, p.dup_of_doc), "position": p.dup_of_position},
+                else {"doc_id": p.dup_of_doc, "file": names.get(p.dup_of_doc), "position": p.dup_of_position},
                 "lang": p.lang,
             }
             for p in doc.paragraphs
@@ -134,14 +177,13 @@ def _as_json(doc, path: str, path_of: dict[str, str]) -> dict:
     }
 
 
-def _explain(doc, path: str, path_of: dict[str, str]) -> str:
-    lines = [f"== {path}  title={doc.title!r}  lang={doc.lang}"]
+def _explain(doc, names: dict[str, str]) -> str:
+    lines = [f"== {names[doc.doc_id]}  title={doc.title!r}  lang={doc.lang}  extractor={doc.extractor}"]
     for p in doc.paragraphs:
         fate = p.removed_by if p.status == "removed" else p.status
         where = ""
         if p.dup_of_position is not None:
-            other = path_of.get(p.dup_of_doc, p.dup_of_doc)
-            where = f" of #{p.dup_of_position}" + ("" if p.dup_of_doc == doc.doc_id else f" in {other}")
+            where = f" of #{p.dup_of_position}" + ("" if p.dup_of_doc == doc.doc_id else f" in {names.get(p.dup_of_doc, p.dup_of_doc)}")
         lines.append(f"{p.position:>4}  {fate + where:<28} {p.lang:<4} {p.text}")
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
-"""The ``ingest`` flow: discover sources, clean them in batches on every core, load each
-batch into DuckDB through one writer, and publish a summary.
+"""The ``ingest`` flow: discover source files, stream their records into batches, clean the
+batches on every core, load each through one writer into DuckDB, and publish a summary.
 
 Orchestration only: the work is in ``tasks`` (pure core) and ``storage`` (SQL).
 """
@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +18,15 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows.report import summary_rows
 from storage.corpus import Corpus, LoadCounts
 from tasks.boilerplate import RuleSpec, load_rules
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
-from tasks.records import BatchResult, Failure, SourceRef
+from tasks.records import BatchResult, Failure
+from tasks.sources import FORMATS, PlannedBatch, ReadOptions, plan_batches
 
 DEFAULT_BATCH_SIZE = 200
 
@@ -36,9 +38,8 @@ def _run_name() -> str:
     return f"ingest {names}{more} → {Path(str(flow_run.parameters.get('db', ''))).name}"
 
 
-def _worker_count(requested: int | None, batches: int) -> int:
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(requested or available, batches))
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @contextmanager
@@ -60,11 +61,11 @@ def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
 
 
 class _Progress:
-    """Batch progress in the Prefect UI (a progress artifact) and, on a terminal, as a bar."""
+    """Source files done, in the Prefect UI (a progress artifact) and, on a terminal, as a bar."""
 
     def __init__(self, total: int):
-        self.total, self.done = total, 0
-        self.artifact_id = create_progress_artifact(0.0, key="ingest-progress", description="Batches loaded")
+        self.total, self.done = max(total, 1), 0
+        self.artifact_id = create_progress_artifact(0.0, key="ingest-progress", description="Source files loaded")
         self.bar = None
         if sys.stderr.isatty() and total > 1:
             from rich.progress import Progress
@@ -73,22 +74,20 @@ class _Progress:
             self.bar.start()
             self.bar_task = self.bar.add_task("ingesting", total=total)
 
-    def advance(self) -> None:
-        self.done += 1
+    def advance(self, files: int) -> None:
+        if not files:
+            return
+        self.done += files
         update_progress_artifact(self.artifact_id, 100.0 * self.done / self.total)
         if self.bar is not None:
-            self.bar.advance(self.bar_task)
+            self.bar.advance(self.bar_task, files)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
 
 
-def _batches(refs: Sequence[SourceRef], size: int) -> list[list[SourceRef]]:
-    return [list(refs[i : i + size]) for i in range(0, len(refs), size)]
-
-
-def _failures(sources: Sequence[str], stage: str, error: BaseException) -> list[Failure]:
+def _failures(sources: Iterable[str], stage: str, error: BaseException) -> list[Failure]:
     message = f"{type(error).__name__}: {error}"
     return [Failure(source, stage, type(error).__name__, message) for source in sources]
 
@@ -102,50 +101,58 @@ def ingest(
     rules: list[str] | None = None,
     disable_rules: list[str] | None = None,
     force: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    format: str | None = None,
+    text_field: str = "text",
+    html_field: str = "html",
 ) -> dict:
-    """Ingest text files under ``sources`` into the DuckDB file ``db``.
+    """Ingest documents from files and directories into the DuckDB file ``db``.
 
     Args:
-        sources: files and directories (walked recursively for .txt and .md files).
+        sources: files and directories (walked recursively).
         db: the DuckDB database file; created if missing.
         batch_size: documents per task run.
         workers: cleaning processes; default one per available core.
         rules: extra boilerplate rule files (TOML), applied after the built-in rules.
         disable_rules: names of rules to switch off.
         force: re-process sources whose bytes have not changed since they were loaded.
+        include: glob patterns of files to take from directories (default: known formats).
+        exclude: glob patterns of files to leave out.
+        format: read every file as this format (txt, html, jsonl, warc) instead of detecting it.
+        text_field: JSON Lines field holding plain text.
+        html_field: JSON Lines field holding HTML (used when present).
     """
     logger = get_run_logger()
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     run_id = str(flow_run.id)
     spec = RuleSpec(tuple(rules or ()), tuple(disable_rules or ()))
     load_rules(spec)  # fail fast on a bad rule file, before any work
-    refs, discover_failures = discover_sources(sources)
-    batches = _batches(refs, batch_size)
-    workers = _worker_count(workers, len(batches))
-    logger.info("%d sources in %d batches of up to %d, %d cleaning process(es)", len(refs), len(batches), batch_size, workers)
+    options = ReadOptions(format=format, text_field=text_field, html_field=html_field)
+    files, discover_failures = discover_sources(sources, include or (), exclude or ())
+    workers = max(1, min(workers or _available_cores(), max(1, len(files))))
+    logger.info("%d source files, %d cleaning process(es)", len(files), workers)
 
     counts = LoadCounts(documents_failed=len(discover_failures))
     with Corpus(db) as corpus, _cleaning_pool(workers) as pool:
         corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
         corpus.record_failures(run_id, discover_failures)
-        known = {} if force else corpus.known_hashes([ref.doc_id for ref in refs])
-        progress, status = _Progress(len(batches)), "failed"
+        known_sources = {} if force else corpus.source_hashes([file.source for file in files])
+        planned = plan_batches(files, options, known_sources, batch_size)
+        progress, status = _Progress(len(files)), "failed"
         try:
-            for index, batch in _cleaned(batches, known, spec, pool, window=2 * workers):
-                try:
-                    loaded = load_batch(index, corpus, run_id, batch)
-                except Exception as error:  # a batch that cannot load is recorded; the run goes on
-                    failed = _failures([doc.source for doc in batch.documents], "load", error)
-                    batch = BatchResult(failures=batch.failures + failed, unchanged=batch.unchanged)
-                    loaded = load_batch(index, corpus, run_id, batch)
+            for index, plan, batch in _cleaned(planned, corpus, force, spec, pool, window=2 * workers):
+                loaded = _load(index, corpus, run_id, plan.attach(batch))
                 counts.add(loaded)
                 logger.info(
-                    "batch %d/%d: %d new, %d updated, %d unchanged, %d failed",
-                    index + 1, len(batches), loaded.documents_new, loaded.documents_updated,
-                    loaded.documents_unchanged, loaded.documents_failed,
+                    "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
+                    index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
+                    loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
                 )
-                for failure in batch.failures:
+                for failure in plan.failures + batch.failures:
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
-                progress.advance()
+                progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
             status = "completed"
         finally:
             progress.close()
@@ -155,19 +162,37 @@ def ingest(
     return summary
 
 
-def _cleaned(batches, known, spec, pool, window: int) -> Iterator[tuple[int, BatchResult]]:
-    """Cleaned batches in submission order, at most ``window`` in flight, so memory holds a
-    few batches whatever the corpus size and the corpus order (hence dedup) is deterministic."""
+def _load(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
+    """Load a batch; if it cannot load, record its documents as failures and go on."""
+    try:
+        return load_batch(index, corpus, run_id, quote(batch))
+    except Exception as error:
+        failed = _failures([doc.source + (f" ({doc.locator})" if doc.locator else "") for doc in batch.documents], "load", error)
+        kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources)
+        return load_batch(index, corpus, run_id, quote(kept))
+
+
+def _cleaned(
+    planned: Iterator[PlannedBatch], corpus: Corpus, force: bool, spec: RuleSpec, pool: Executor | None, window: int
+) -> Iterator[tuple[int, PlannedBatch, BatchResult]]:
+    """Cleaned batches in reading order, at most ``window`` in flight: memory holds a few
+    batches whatever the corpus size, and corpus order (hence dedup) is deterministic."""
     pending: deque = deque()
-    submitted = 0
-    while submitted < len(batches) or pending:
-        while submitted < len(batches) and len(pending) < window:
-            batch = batches[submitted]
-            hashes = {ref.doc_id: known[ref.doc_id] for ref in batch if ref.doc_id in known}
-            pending.append((submitted, batch, clean_batch.submit(submitted, batch, hashes, spec, pool)))
-            submitted += 1
-        index, batch, future = pending.popleft()
-        try:
-            yield index, future.result()
-        except Exception as error:
-            yield index, BatchResult(failures=_failures([ref.source for ref in batch], "clean", error))
+    index = 0
+    for plan in planned:
+        sources = sorted({record.source for record in plan.records})
+        known = {} if force else corpus.document_hashes(sources)
+        pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
+        index += 1
+        if len(pending) >= window:
+            yield _result(*pending.popleft())
+    while pending:
+        yield _result(*pending.popleft())
+
+
+def _result(index: int, plan: PlannedBatch, future) -> tuple[int, PlannedBatch, BatchResult]:
+    try:
+        return index, plan, future.result()
+    except Exception as error:
+        sources = [record.source + (f" ({record.locator})" if record.locator else "") for record in plan.records]
+        return index, plan, BatchResult(failures=_failures(sources, "clean", error))

@@ -11,6 +11,8 @@ def summary_rows(summary: Mapping) -> list[dict[str, str]]:
         ("documents updated", summary.get("documents_updated", 0)),
         ("documents unchanged", summary.get("documents_unchanged", 0)),
         ("documents failed", summary.get("documents_failed", 0)),
+        ("documents deleted", summary.get("documents_deleted", 0)),
+        ("records skipped", summary.get("records_skipped", 0)),
         ("paragraphs kept", summary.get("paragraphs_kept", 0)),
         ("paragraphs removed", summary.get("paragraphs_removed", 0)),
         ("paragraphs duplicate", summary.get("paragraphs_duplicate", 0)),

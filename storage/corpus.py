@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from tasks.records import BatchResult, Document, Failure
+from tasks.records import BatchResult, Document, Failure, SourceDone
 
 SCHEMA_VERSION = 1
 
@@ -32,6 +32,8 @@ class LoadCounts:
     documents_updated: int = 0
     documents_unchanged: int = 0
     documents_failed: int = 0
+    documents_deleted: int = 0
+    records_skipped: int = 0
 
     def add(self, other: LoadCounts) -> None:
         for field in fields(self):
@@ -46,15 +48,15 @@ def schema_sql() -> str:
 
 
 _DOCUMENT_SCHEMA = pa.schema(
-    [
-        ("ord", pa.int64()),
-        ("doc_id", pa.string()),
-        ("source", pa.string()),
-        ("title", pa.string()),
-        ("lang", pa.string()),
-        ("lang_prob", pa.float64()),
-        ("content_hash", pa.string()),
-    ]
+    [("ord", pa.int64())]
+    + [(name, pa.string()) for name in ("doc_id", "source", "locator", "format", "extractor", "url", "title",
+                                         "author", "published", "site_name", "description", "page_lang",
+                                         "fetched_at", "lang")]
+    + [("lang_prob", pa.float64()), ("content_hash", pa.string())]
+)
+_SOURCE_SCHEMA = pa.schema(
+    [("source", pa.string()), ("content_hash", pa.string()), ("size", pa.int64()), ("format", pa.string()),
+     ("complete", pa.bool_())]
 )
 _PARAGRAPH_SCHEMA = pa.schema(
     [
@@ -76,11 +78,20 @@ _FAILURE_SCHEMA = pa.schema([(name, pa.string()) for name in ("source", "stage",
 def _documents_table(documents: Sequence[Document]) -> pa.Table:
     columns = {name: [] for name in _DOCUMENT_SCHEMA.names}
     for ord_, doc in enumerate(documents):
-        for name, value in zip(
-            _DOCUMENT_SCHEMA.names, (ord_, doc.doc_id, doc.source, doc.title, doc.lang, doc.lang_prob, doc.content_hash)
-        ):
+        meta = doc.meta
+        row = (
+            ord_, doc.doc_id, doc.source, doc.locator, doc.format, doc.extractor, meta.url, doc.title,
+            meta.author, meta.published, meta.site_name, meta.description, meta.page_lang, meta.fetched_at,
+            doc.lang, doc.lang_prob, doc.content_hash,
+        )
+        for name, value in zip(_DOCUMENT_SCHEMA.names, row):
             columns[name].append(value)
     return pa.table(columns, schema=_DOCUMENT_SCHEMA)
+
+
+def _last_of_each(documents: Sequence[Document]) -> list[Document]:
+    """One document per id, the last one seen (the same URL fetched twice in one batch)."""
+    return list({doc.doc_id: doc for doc in documents}.values())
 
 
 def _paragraphs_table(documents: Sequence[Document]) -> pa.Table:
@@ -96,11 +107,16 @@ def _paragraphs_table(documents: Sequence[Document]) -> pa.Table:
     return pa.table(columns, schema=_PARAGRAPH_SCHEMA)
 
 
+def _rows_table(rows: Sequence[tuple], schema: pa.Schema) -> pa.Table:
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(schema.names)}, schema=schema)
+
+
 def _failures_table(failures: Iterable[Failure]) -> pa.Table:
-    rows = [(f.source, f.stage, f.error_type, f.message) for f in failures]
-    return pa.table(
-        {name: [row[i] for row in rows] for i, name in enumerate(_FAILURE_SCHEMA.names)}, schema=_FAILURE_SCHEMA
-    )
+    return _rows_table([(f.source, f.stage, f.error_type, f.message) for f in failures], _FAILURE_SCHEMA)
+
+
+def _sources_table(done: Sequence[SourceDone]) -> pa.Table:
+    return _rows_table([(d.source, d.content_hash, d.size, d.format, d.complete) for d in done], _SOURCE_SCHEMA)
 
 
 class Corpus:
@@ -152,6 +168,7 @@ class Corpus:
             UPDATE runs SET status = $status, finished_at = now(),
                 documents_new = $documents_new, documents_updated = $documents_updated,
                 documents_unchanged = $documents_unchanged, documents_failed = $documents_failed,
+                documents_deleted = $documents_deleted, records_skipped = $records_skipped,
                 paragraphs_kept = t.kept, paragraphs_removed = t.removed, paragraphs_duplicate = t.duplicate
             FROM (
                 SELECT coalesce(sum(n_kept), 0) AS kept, coalesce(sum(n_removed), 0) AS removed,
@@ -171,73 +188,122 @@ class Corpus:
             )
             self.con.unregister("staged_failures")
 
-    def known_hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the given documents that are already loaded."""
-        if not doc_ids:
+    def _lookup(self, sql: str, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
             return {}
-        self.con.register("wanted", pa.table({"doc_id": list(doc_ids)}))
-        rows = self.con.execute(
-            "SELECT doc_id, content_hash FROM documents JOIN wanted USING (doc_id)"
-        ).fetchall()
-        self.con.unregister("wanted")
-        return dict(rows)
+        self.con.register("wanted", pa.table({"key": list(keys)}))
+        try:
+            return dict(self.con.execute(sql).fetchall())
+        finally:
+            self.con.unregister("wanted")
+
+    def source_hashes(self, sources: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the given files, for those last read to their end."""
+        return self._lookup(
+            "SELECT source, content_hash FROM sources WHERE complete AND source IN (SELECT key FROM wanted)", sources
+        )
+
+    def document_hashes(self, sources: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the documents that came from the given files."""
+        return self._lookup(
+            "SELECT doc_id, content_hash FROM documents WHERE source IN (SELECT key FROM wanted)", sources
+        )
+
+    def _documents_in(self, sources: Sequence[str]) -> int:
+        if not sources:
+            return 0
+        return self.con.execute(
+            "SELECT count(*) FROM documents WHERE list_contains(?, source)", [list(sources)]
+        ).fetchone()[0]
 
     # --- loading --------------------------------------------------------------------------
 
     def load_batch(self, run_id: str, batch: BatchResult) -> LoadCounts:
-        """Load one cleaned batch in a single transaction and resolve its duplicates."""
-        counts = LoadCounts(documents_unchanged=len(batch.unchanged), documents_failed=len(batch.failures))
-        self.con.register("staged_documents", _documents_table(batch.documents))
-        self.con.register("staged_paragraphs", _paragraphs_table(batch.documents))
+        """Load one cleaned batch in a single transaction and resolve its duplicates.
+
+        Documents of a completely re-read source that the source no longer holds are deleted
+        here too, with the batch that finished reading it."""
+        documents = _last_of_each(batch.documents)
+        counts = LoadCounts(
+            documents_unchanged=len(batch.unchanged) + self._documents_in(batch.unchanged_sources),
+            documents_failed=len(batch.failures), records_skipped=batch.skipped,
+        )
+        staged = {
+            "staged_documents": _documents_table(documents),
+            "staged_paragraphs": _paragraphs_table(documents),
+            "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
+            "staged_sources": _sources_table(batch.sources_done),
+        }
+        for name, table in staged.items():
+            self.con.register(name, table)
         try:
             self.con.execute("BEGIN")
-            if batch.documents:
-                counts.documents_updated = self._upsert_documents(run_id)
-                counts.documents_new = len(batch.documents) - counts.documents_updated
-                self._replace_paragraphs()
-                self._refresh_documents(run_id)
+            counts.documents_updated = self._upsert_documents(run_id)
+            counts.documents_new = len(documents) - counts.documents_updated
+            counts.documents_deleted = self._replace_paragraphs(run_id)
+            self._refresh_documents()
+            self._record_sources(run_id)
             self.record_failures(run_id, batch.failures)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         finally:
-            self.con.unregister("staged_documents")
-            self.con.unregister("staged_paragraphs")
+            for name in staged:
+                self.con.unregister(name)
         return counts
 
     def _upsert_documents(self, run_id: str) -> int:
+        self.con.execute("UPDATE documents SET seen_run_id = ? WHERE doc_id IN (SELECT doc_id FROM staged_unchanged)", [run_id])
         updated = self.con.execute(
             """
-            UPDATE documents SET source = s.source, title = s.title, lang = s.lang, lang_prob = s.lang_prob,
-                content_hash = s.content_hash, run_id = ?, updated_at = now()
+            UPDATE documents SET source = s.source, locator = s.locator, format = s.format, extractor = s.extractor,
+                url = s.url, title = s.title, author = s.author, published = TRY_CAST(s.published AS DATE),
+                site_name = s.site_name, description = s.description, page_lang = s.page_lang,
+                fetched_at = TRY_CAST(s.fetched_at AS TIMESTAMPTZ), lang = s.lang, lang_prob = s.lang_prob,
+                content_hash = s.content_hash, run_id = $run_id, seen_run_id = $run_id, updated_at = now()
             FROM staged_documents s WHERE documents.doc_id = s.doc_id
             """,
-            [run_id],
+            {"run_id": run_id},
         ).fetchone()[0]
         self.con.execute(
             """
             INSERT INTO documents
-            SELECT s.doc_id, (SELECT coalesce(max(seq), 0) FROM documents) + 1 + s.ord, s.source, s.title,
-                   s.lang, s.lang_prob, '', s.content_hash, 0, 0, 0, 0, ?, now(), now()
+            SELECT s.doc_id, (SELECT coalesce(max(seq), 0) FROM documents) + 1 + s.ord, s.source, s.locator,
+                   s.format, s.extractor, s.url, s.title, s.author, TRY_CAST(s.published AS DATE), s.site_name,
+                   s.description, s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ), s.lang, s.lang_prob, '',
+                   s.content_hash, 0, 0, 0, 0, $run_id, $run_id, now(), now()
             FROM staged_documents s ANTI JOIN documents d USING (doc_id)
             """,
-            [run_id],
+            {"run_id": run_id},
         )
         return updated
 
-    def _replace_paragraphs(self) -> None:
-        # Fingerprints the batch adds or takes away: their first occurrences may move.
+    def _replace_paragraphs(self, run_id: str) -> int:
+        """Swap in the staged paragraphs, drop documents their re-read source no longer
+        holds, and re-resolve every fingerprint that came or went. Returns documents deleted."""
+        self.con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE stale AS
+            SELECT doc_id FROM documents
+            WHERE source IN (SELECT source FROM staged_sources WHERE complete) AND seen_run_id <> ?
+            """,
+            [run_id],
+        )
         self.con.execute(
             """
             CREATE OR REPLACE TEMP TABLE touched AS
             SELECT DISTINCT fingerprint FROM (
-                SELECT fingerprint FROM paragraphs SEMI JOIN staged_documents USING (doc_id)
+                SELECT fingerprint FROM paragraphs
+                WHERE doc_id IN (SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)
                 UNION ALL SELECT fingerprint FROM staged_paragraphs
             ) WHERE fingerprint IS NOT NULL
             """
         )
-        self.con.execute("DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM staged_documents)")
+        self.con.execute(
+            "DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)"
+        )
+        deleted = self.con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM stale)").fetchone()[0]
         self.con.execute(
             """
             INSERT INTO paragraphs
@@ -248,6 +314,7 @@ class Corpus:
             """
         )
         self._resolve_duplicates()
+        return deleted
 
     def _resolve_duplicates(self) -> None:
         self.con.execute(
@@ -291,7 +358,7 @@ class Corpus:
             """
         )
 
-    def _refresh_documents(self, run_id: str) -> None:
+    def _refresh_documents(self) -> None:
         """Recompute final text and counts of every document whose paragraphs changed."""
         self.con.execute(
             """
@@ -312,18 +379,24 @@ class Corpus:
             """
         )
 
+    def _record_sources(self, run_id: str) -> None:
+        self.con.execute(
+            """
+            INSERT OR REPLACE INTO sources
+            SELECT source, content_hash, size, format, complete, ?, now() FROM staged_sources
+            """,
+            [run_id],
+        )
+
     # --- reading back ---------------------------------------------------------------------
 
     def run_summary(self, run_id: str) -> dict:
         """What a run did, for the terminal and the Prefect artifact."""
         con = self.con
-        run = con.execute(
-            "SELECT status, documents_new, documents_updated, documents_unchanged, documents_failed, "
-            "paragraphs_kept, paragraphs_removed, paragraphs_duplicate FROM runs WHERE run_id = ?",
-            [run_id],
-        ).fetchone()
         keys = ("status", "documents_new", "documents_updated", "documents_unchanged", "documents_failed",
-                "paragraphs_kept", "paragraphs_removed", "paragraphs_duplicate")
+                "documents_deleted", "records_skipped", "paragraphs_kept", "paragraphs_removed",
+                "paragraphs_duplicate")
+        run = con.execute(f"SELECT {', '.join(keys)} FROM runs WHERE run_id = ?", [run_id]).fetchone()
         summary = dict(zip(keys, run)) if run else {}
         summary["removed_by_rule"] = dict(con.execute(
             "SELECT removed_by, count(*) FROM paragraphs JOIN documents USING (doc_id) "

@@ -9,12 +9,23 @@ CREATE TABLE IF NOT EXISTS docmill_meta (
     value VARCHAR NOT NULL
 );
 
--- One row per source document (a file today; a JSONL line or WARC record later).
+-- One row per document: a text or HTML file, a JSON Lines line, a WARC response record.
 CREATE TABLE IF NOT EXISTS documents (
-    doc_id        VARCHAR PRIMARY KEY,  -- stable id: 16 hex digits of BLAKE2b(source URI)
+    doc_id        VARCHAR PRIMARY KEY,  -- stable id: 16 hex digits of BLAKE2b of the record's URL if it
+                                        --   has one, else of its file URI (+ '#' + locator or id)
     seq           BIGINT NOT NULL,      -- corpus order, fixed when first loaded: the earlier wins dedup
-    source        VARCHAR NOT NULL,     -- source URI, e.g. file:///data/inbox/a.txt
-    title         VARCHAR,              -- first kept paragraph if it reads as a headline, else NULL
+    source        VARCHAR NOT NULL,     -- URI of the file it came from, e.g. file:///data/inbox/a.warc.gz
+    locator       VARCHAR,              -- where in that file: 'line 12', 'record 3', 'member a/b.html'
+    format        VARCHAR NOT NULL,     -- container chain: 'txt', 'html', 'jsonl.gz', 'warc.gz', 'zip/html'
+    extractor     VARCHAR NOT NULL,     -- plain | trafilatura | beautifulsoup (HTML where trafilatura found nothing)
+    url           VARCHAR,              -- the page's URL (JSONL field, WARC-Target-URI, or canonical link)
+    title         VARCHAR,              -- given or page title, else the first kept paragraph if a headline
+    author        VARCHAR,
+    published     DATE,                 -- publication date (JSONL field or page metadata)
+    site_name     VARCHAR,
+    description   VARCHAR,
+    page_lang     VARCHAR,              -- the language the page declares (<html lang>), as written
+    fetched_at    TIMESTAMPTZ,          -- when a crawler fetched it (WARC-Date)
     lang          VARCHAR NOT NULL,     -- ISO 639-1 code of the kept text, 'und' when too short to judge
     lang_prob     DOUBLE,               -- langdetect's probability for lang; NULL when 'und'
     text          VARCHAR NOT NULL,     -- final text: kept, non-duplicate paragraphs joined by blank lines
@@ -24,6 +35,7 @@ CREATE TABLE IF NOT EXISTS documents (
     n_removed     INTEGER NOT NULL,     -- labelled boilerplate (paragraphs.removed_by says why)
     n_duplicate   INTEGER NOT NULL,     -- seen earlier in this document or the corpus
     run_id        VARCHAR NOT NULL,     -- the run that last loaded or changed this document
+    seen_run_id   VARCHAR NOT NULL,     -- the last run that found it in its source, changed or not
     ingested_at   TIMESTAMPTZ NOT NULL, -- first loaded
     updated_at    TIMESTAMPTZ NOT NULL  -- last (re)loaded or re-resolved
 );
@@ -43,6 +55,17 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     fingerprint     UBIGINT             -- 64-bit hash of the normalised text; NULL if too short to dedup
 );
 
+-- One row per source file read to its end: what lets an unchanged file be skipped unread.
+CREATE TABLE IF NOT EXISTS sources (
+    source        VARCHAR PRIMARY KEY,  -- file URI
+    content_hash  VARCHAR NOT NULL,     -- BLAKE2b-128 of the file's bytes
+    size          BIGINT NOT NULL,      -- bytes
+    format        VARCHAR NOT NULL,
+    complete      BOOLEAN NOT NULL,     -- false if reading stopped at an error (its old documents were kept)
+    run_id        VARCHAR NOT NULL,     -- the run that last read it
+    loaded_at     TIMESTAMPTZ NOT NULL
+);
+
 -- One row per ingest flow run.
 CREATE TABLE IF NOT EXISTS runs (
     run_id              VARCHAR PRIMARY KEY,  -- the Prefect flow-run id
@@ -56,6 +79,8 @@ CREATE TABLE IF NOT EXISTS runs (
     documents_updated   INTEGER NOT NULL DEFAULT 0,
     documents_unchanged INTEGER NOT NULL DEFAULT 0,
     documents_failed    INTEGER NOT NULL DEFAULT 0,
+    documents_deleted   INTEGER NOT NULL DEFAULT 0,  -- gone from a source that changed
+    records_skipped     INTEGER NOT NULL DEFAULT 0,  -- not documents: WARC requests, images, non-2xx
     paragraphs_kept      INTEGER NOT NULL DEFAULT 0,  -- over the documents this run loaded
     paragraphs_removed   INTEGER NOT NULL DEFAULT 0,
     paragraphs_duplicate INTEGER NOT NULL DEFAULT 0
@@ -65,9 +90,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS failures (
     run_id      VARCHAR NOT NULL,
     source      VARCHAR NOT NULL,     -- URI or path of the source
-    stage       VARCHAR NOT NULL,     -- discover | read | decode | clean | load
+    stage       VARCHAR NOT NULL,     -- discover | read | parse | decode | extract | clean | load
     error_type  VARCHAR NOT NULL,
-    message     VARCHAR NOT NULL,     -- what went wrong, for a person
+    message     VARCHAR NOT NULL,     -- what went wrong, for a person (with the line or record)
     failed_at   TIMESTAMPTZ NOT NULL
 );
 
@@ -75,7 +100,7 @@ CREATE TABLE IF NOT EXISTS failures (
 
 -- Documents with any text left, as a corpus consumer wants them.
 CREATE OR REPLACE VIEW clean_documents AS
-SELECT doc_id, source, title, lang, lang_prob, text, n_kept, updated_at
+SELECT doc_id, source, locator, url, title, author, published, site_name, lang, lang_prob, text, n_kept, updated_at
 FROM documents
 WHERE n_kept > 0;
 
@@ -122,6 +147,7 @@ CREATE OR REPLACE VIEW run_history AS
 SELECT r.run_id, r.run_name, r.status, r.started_at, r.finished_at,
        r.finished_at - r.started_at AS duration,
        r.documents_new, r.documents_updated, r.documents_unchanged, r.documents_failed,
+       r.documents_deleted, r.records_skipped,
        r.paragraphs_kept, r.paragraphs_removed, r.paragraphs_duplicate, r.sources
 FROM runs r
 ORDER BY r.started_at DESC;

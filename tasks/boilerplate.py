@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import lxml.etree
+
 from tasks.dedup import dedup_key
 from tasks.records import KEPT, REMOVED, Paragraph
 
 DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
 
 ANYWHERE, HEAD, TAIL = "anywhere", "head", "tail"
-_RULE_KEYS = {"name", "description", "patterns", "max_chars", "min_chars", "where", "langs", "context", "case_sensitive"}
+_RULE_KEYS = {"name", "description", "patterns", "max_chars", "min_chars", "where", "langs", "context",
+              "case_sensitive", "markup", "markup_max_chars"}
+_XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
 
 
 class RuleError(ValueError):
@@ -39,6 +43,8 @@ class Rule:
     where: str = ANYWHERE
     langs: tuple[str, ...] = ()
     context: str | None = None
+    markup: tuple[lxml.etree.XPath, ...] = ()  # HTML elements to take out before extraction
+    markup_max_chars: int = 2000  # an element with more text than this is content, not a widget
 
     def matches(self, text: str) -> bool:
         if self.max_chars is not None and len(text) > self.max_chars:
@@ -99,11 +105,13 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
         raise RuleError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
     if entry.get("where", ANYWHERE) not in (ANYWHERE, HEAD, TAIL):
         raise RuleError(f"{where}: 'where' must be one of anywhere, head, tail")
-    context, patterns = entry.get("context"), entry.get("patterns", [])
+    context, patterns, markup = entry.get("context"), entry.get("patterns", []), entry.get("markup", [])
     if context is not None and context not in DETECTORS:
         raise RuleError(f"{where}: unknown context {context!r}; known: {sorted(DETECTORS)}")
-    if (context is None) == (not patterns):
-        raise RuleError(f"{where}: give either 'patterns' or 'context'")
+    if context is not None and patterns:
+        raise RuleError(f"{where}: give either 'patterns' or 'context', not both")
+    if context is None and not patterns and not markup:
+        raise RuleError(f"{where}: give 'patterns', 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
     compiled = []
     for pattern in patterns:
@@ -111,6 +119,12 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
             compiled.append(re.compile(pattern, flags))
         except (re.error, TypeError) as error:
             raise RuleError(f"{where}: bad pattern {pattern!r}: {error}") from None
+    selectors = []
+    for selector in markup:
+        try:
+            selectors.append(lxml.etree.XPath(selector, namespaces=_XPATH_NAMESPACES))
+        except (lxml.etree.XPathError, TypeError) as error:
+            raise RuleError(f"{where}: bad markup selector {selector!r}: {error}") from None
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -120,6 +134,8 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
         where=entry.get("where", ANYWHERE),
         langs=tuple(entry.get("langs", ())),
         context=context,
+        markup=tuple(selectors),
+        markup_max_chars=entry.get("markup_max_chars", 2000),
     )
 
 
@@ -168,8 +184,10 @@ def _scan_edge(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) -> None:
 
 def label_boilerplate(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) -> None:
     """Label each paragraph kept or removed (with the rule's name), in place."""
-    anywhere = [rule for rule in rules if rule.where == ANYWHERE and rule.context is None]
+    anywhere = [rule for rule in rules if rule.where == ANYWHERE and rule.patterns]
     for paragraph in paragraphs:
+        if paragraph.status != KEPT:
+            continue
         rule = next((rule for rule in anywhere if rule.matches(paragraph.text)), None)
         if rule is not None:
             _remove(paragraph, rule)
@@ -178,5 +196,5 @@ def label_boilerplate(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) ->
         verdicts = DETECTORS[rule.context](texts, [p.status == KEPT for p in paragraphs], rule)
         for index, source in verdicts.items():
             _remove(paragraphs[index], rule, source)
-    _scan_edge(paragraphs, [rule for rule in rules if rule.where == HEAD and rule.context is None])
-    _scan_edge(paragraphs[::-1], [rule for rule in rules if rule.where == TAIL and rule.context is None])
+    _scan_edge(paragraphs, [rule for rule in rules if rule.where == HEAD and rule.patterns])
+    _scan_edge(paragraphs[::-1], [rule for rule in rules if rule.where == TAIL and rule.patterns])

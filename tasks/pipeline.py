@@ -1,7 +1,8 @@
-"""The per-document pipeline: normalise, split, label boilerplate, title, language, dedup.
+"""The per-document pipeline: extract, normalise, split, label boilerplate, title,
+language, fingerprint and dedup.
 
 Plain functions over plain records: no Prefect, no database. Worker processes run
-``clean_batch``; ``docmill clean`` runs ``clean_document`` directly.
+``clean_batch``; ``docmill clean`` runs it directly.
 """
 from __future__ import annotations
 
@@ -10,18 +11,33 @@ from collections.abc import Mapping, Sequence
 
 from tasks.boilerplate import Rule, RuleSpec, label_boilerplate, load_rules
 from tasks.dedup import FirstSeen, fingerprint, mark_duplicates
+from tasks.html import NoContent, extract_html, split_markers
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
-from tasks.reading import UnreadableSource, content_hash, decode, read_source
-from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceRef
+from tasks.reading import UnreadableSource, content_hash, decode
+from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
 _NOT_A_HEADLINE_END = re.compile(r"[.,;:…]$")
 
 
-def clean_paragraphs(text: str, rules: Sequence[Rule]) -> list[Paragraph]:
-    """Normalise and split text, and label each paragraph kept or removed by a rule."""
-    paragraphs = [Paragraph(position, line) for position, line in enumerate(split_paragraphs(normalize_text(text)))]
+def clean_paragraphs(text: str, rules: Sequence[Rule], removed_markup: Sequence[tuple[str, str]] = ()) -> list[Paragraph]:
+    """Normalise and split text, and label each paragraph kept or removed by a rule.
+
+    ``removed_markup`` lists (rule, text) of HTML elements taken out before extraction; the
+    text refers to them by marker paragraphs, which become their removed paragraphs here.
+    """
+    items: list[str | int] = list(split_paragraphs(normalize_text(text)))
+    if removed_markup:
+        items, placed = split_markers(items)
+        items += [number for number in range(len(removed_markup)) if number not in placed]
+    paragraphs = []
+    for position, item in enumerate(items):
+        if isinstance(item, int):
+            rule, removed_text = removed_markup[item]
+            paragraphs.append(Paragraph(position, removed_text, REMOVED, rule))
+        else:
+            paragraphs.append(Paragraph(position, item))
     label_boilerplate(paragraphs, rules)
     return paragraphs
 
@@ -43,19 +59,41 @@ def _detect(document: Document) -> None:
         paragraph.lang, paragraph.lang_prob = lang, prob
 
 
-def clean_document(
-    ref: SourceRef, text: str, hash_: str, rules: Sequence[Rule], first_seen: FirstSeen | None = None
-) -> Document:
-    """Clean one document's text. Duplicates are marked against ``first_seen`` (shared
-    across documents by the caller for corpus-wide dedup; by default, this document alone)."""
-    paragraphs = clean_paragraphs(text, rules)
+def _merge(container: Metadata, page: Metadata) -> Metadata:
+    """What the container says (a JSONL field, a WARC header) wins over what the page says."""
+    return Metadata(**{
+        name: getattr(container, name) or getattr(page, name) for name in Metadata.__dataclass_fields__
+    })
+
+
+def _payload_hash(record: RawRecord) -> str:
+    payload = record.payload
+    return content_hash(payload.encode("utf-8") if isinstance(payload, str) else payload)
+
+
+def clean_record(record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen | None = None) -> Document:
+    """Turn one raw record into a cleaned document. Duplicates are marked against
+    ``first_seen`` (shared across documents by the caller; by default, this document alone).
+    Raises UnreadableSource or NoContent."""
+    payload, hash_ = record.payload, _payload_hash(record)
+    meta, extractor, removed = record.meta, "plain", ()
+    if record.kind == "html":
+        extraction = extract_html(payload, record.meta.url, rules)
+        text, removed, extractor = extraction.text, extraction.removed, extraction.extractor
+        meta = _merge(record.meta, extraction.meta)
+    else:
+        text = payload if isinstance(payload, str) else decode(payload)
+    paragraphs = clean_paragraphs(text, rules, removed)
     for paragraph in paragraphs:
         paragraph.fingerprint = fingerprint(paragraph.text)
         if paragraph.dup_of_position is not None:
-            paragraph.dup_of_doc = ref.doc_id
-    document = Document(ref.doc_id, ref.source, hash_, paragraphs, title=pick_title(paragraphs))
+            paragraph.dup_of_doc = record.doc_id
+    document = Document(
+        record.doc_id, record.source, hash_, paragraphs, title=meta.title or pick_title(paragraphs),
+        locator=record.locator, format=record.format, extractor=extractor, meta=meta,
+    )
     _detect(document)
-    mark_duplicates(ref.doc_id, paragraphs, {} if first_seen is None else first_seen)
+    mark_duplicates(record.doc_id, paragraphs, {} if first_seen is None else first_seen)
     return document
 
 
@@ -66,26 +104,31 @@ def init_worker() -> None:
 
 
 def clean_batch(
-    refs: Sequence[SourceRef],
+    records: Sequence[RawRecord],
     known_hashes: Mapping[str, str],
     spec: RuleSpec = RuleSpec(),
     first_seen: FirstSeen | None = None,
 ) -> BatchResult:
-    """Clean a batch of sources. Sources whose bytes match ``known_hashes`` are skipped
-    (before any cleaning); unreadable ones become failures and the batch goes on.
+    """Clean a batch of records. Records whose content hash is in ``known_hashes`` are
+    skipped before any work; unreadable ones become failures and the batch goes on.
     With ``first_seen``, duplicates are marked across the batch, not only within documents."""
     rules = load_rules(spec)
     result = BatchResult()
-    for ref in refs:
+    for record in records:
         try:
-            data = read_source(ref)
-            hash_ = content_hash(data)
-            if known_hashes.get(ref.doc_id) == hash_:
-                result.unchanged.append(ref.doc_id)
+            if known_hashes and known_hashes.get(record.doc_id) == _payload_hash(record):
+                result.unchanged.append(record.doc_id)
                 continue
-            result.documents.append(clean_document(ref, decode(data), hash_, rules, first_seen))
+            result.documents.append(clean_record(record, rules, first_seen))
         except UnreadableSource as error:
-            result.failures.append(Failure(ref.source, error.stage, "UnreadableSource", str(error)))
+            result.failures.append(_failure(record, error.stage, "UnreadableSource", str(error)))
+        except NoContent as error:
+            result.failures.append(_failure(record, "extract", "NoContent", str(error)))
         except Exception as error:  # one bad document must not sink its batch
-            result.failures.append(Failure(ref.source, "clean", type(error).__name__, str(error)))
+            result.failures.append(_failure(record, "clean", type(error).__name__, str(error)))
     return result
+
+
+def _failure(record: RawRecord, stage: str, error_type: str, message: str) -> Failure:
+    where = f"{record.locator}: " if record.locator else ""
+    return Failure(record.source, stage, error_type, where + message)

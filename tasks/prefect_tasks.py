@@ -17,29 +17,31 @@ from prefect.cache_policies import NO_CACHE
 from storage.corpus import Corpus, LoadCounts
 from tasks.boilerplate import RuleSpec
 from tasks.pipeline import clean_batch as clean_batch_core
-from tasks.reading import discover
-from tasks.records import BatchResult, Failure, SourceRef
+from tasks.records import BatchResult, Failure, RawRecord, SourceFile
+from tasks.sources import discover
 
 # Inputs are large or unhashable (connections, pools): never hash them for a cache key.
 _TASK_DEFAULTS = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
 @task(name="discover-sources", **_TASK_DEFAULTS)
-def discover_sources(sources: Sequence[str]) -> tuple[list[SourceRef], list[Failure]]:
-    return discover(sources)
+def discover_sources(
+    sources: Sequence[str], include: Sequence[str], exclude: Sequence[str]
+) -> tuple[list[SourceFile], list[Failure]]:
+    return discover(sources, include, exclude)
 
 
 @task(name="clean-batch", task_run_name="clean batch {index}", **_TASK_DEFAULTS)
 def clean_batch(
     index: int,
-    refs: Sequence[SourceRef],
+    records: Sequence[RawRecord],
     known_hashes: Mapping[str, str],
     spec: RuleSpec,
     pool: Executor | None,
 ) -> BatchResult:
     if pool is None:
-        return clean_batch_core(refs, known_hashes, spec)
-    return pool.submit(clean_batch_core, refs, known_hashes, spec).result()
+        return clean_batch_core(records, known_hashes, spec)
+    return pool.submit(clean_batch_core, records, known_hashes, spec).result()
 
 
 @task(name="load-batch", task_run_name="load batch {index}", **_TASK_DEFAULTS)

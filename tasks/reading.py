@@ -1,18 +1,13 @@
-"""Finding sources and turning their bytes into text, or into a clear failure."""
+"""Turning bytes into text, or into a clear failure; stable document identities."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Iterable
-from pathlib import Path
 
 import charset_normalizer
 
 from tasks.language import detect_language
-from tasks.records import Failure, SourceRef
 
-TEXT_SUFFIXES = (".txt", ".md")
 MAX_BYTES = 64 * 1024 * 1024
 # The legacy (pre-Unicode) code page each language was usually written in. On short texts
 # charset-normalizer cannot tell cp1252 from cp1250 or cp1257 (French read as "coūte ą"),
@@ -53,39 +48,6 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def source_ref(path: Path) -> SourceRef:
-    uri = path.resolve().as_uri()
-    return SourceRef(doc_id=doc_id_for(uri), source=uri, path=str(path))
-
-
-def discover(paths: Iterable[str], suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> tuple[list[SourceRef], list[Failure]]:
-    """Every file with a known suffix under the given files and directories, sorted, each once."""
-    found: dict[str, SourceRef] = {}
-    failures: list[Failure] = []
-    for given in paths:
-        root = Path(given)
-        if root.is_file():
-            candidates = [root]
-        elif root.is_dir():
-            candidates = sorted(p for p in _walk(root, failures) if p.suffix.lower() in suffixes)
-        else:
-            failures.append(Failure(str(given), "discover", "FileNotFoundError", f"no such file or directory: {given}"))
-            continue
-        for path in candidates:
-            ref = source_ref(path)
-            found.setdefault(ref.doc_id, ref)
-    return list(found.values()), failures
-
-
-def _walk(root: Path, failures: list[Failure]) -> Iterable[Path]:
-    def report(error: OSError) -> None:
-        failures.append(Failure(str(error.filename or root), "discover", type(error).__name__, str(error)))
-
-    for directory, _, files in os.walk(root, onerror=report):
-        for name in files:
-            yield Path(directory, name)
-
-
 def decode(data: bytes) -> str:
     """Decode bytes as UTF-8, else as the most plausible legacy encoding.
 
@@ -123,14 +85,3 @@ def _decode_legacy(data: bytes) -> str:
     except UnicodeDecodeError:
         return text
     return text if _C1_CONTROLS.search(by_language) else by_language
-
-
-def read_source(ref: SourceRef, max_bytes: int = MAX_BYTES) -> bytes:
-    try:
-        size = os.path.getsize(ref.path)
-        if size > max_bytes:
-            raise UnreadableSource("read", f"file too large: {size} bytes, limit {max_bytes}")
-        with open(ref.path, "rb") as handle:
-            return handle.read()
-    except OSError as error:
-        raise UnreadableSource("read", f"{type(error).__name__}: {error.strerror or error}") from None

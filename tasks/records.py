@@ -35,6 +35,34 @@ class Paragraph:
 
 
 @dataclass(slots=True)
+class Metadata:
+    """What is known about a document besides its text: from its container (JSONL fields,
+    WARC headers) and from the page itself (trafilatura's metadata)."""
+
+    url: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None  # ISO date, YYYY-MM-DD
+    site_name: str | None = None
+    description: str | None = None
+    page_lang: str | None = None  # the language the page declares (<html lang>)
+    fetched_at: str | None = None  # ISO timestamp of the fetch (WARC-Date)
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One document's raw content, as found in a source file."""
+
+    doc_id: str
+    source: str  # URI of the file it came from
+    locator: str | None  # where in the file: "line 12", "record 3", "member a.html"
+    kind: str  # "text" or "html": how to turn the payload into text
+    format: str  # the container chain, e.g. "warc.gz", "zip/jsonl", "txt"
+    payload: bytes | str
+    meta: Metadata = field(default_factory=Metadata)
+
+
+@dataclass(slots=True)
 class Document:
     """A cleaned document, ready to load."""
 
@@ -45,6 +73,10 @@ class Document:
     title: str | None = None
     lang: str = UNDETERMINED
     lang_prob: float | None = None
+    locator: str | None = None
+    format: str = "txt"
+    extractor: str = "plain"  # plain | trafilatura | beautifulsoup
+    meta: Metadata = field(default_factory=Metadata)
 
     @property
     def text(self) -> str:
@@ -63,12 +95,31 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceRef:
-    """A source to read: where it is and the stable id of the document it yields."""
+class SourceFile:
+    """A file to read: its URI (the ``source`` of everything it yields) and its path."""
 
-    doc_id: str
     source: str
     path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record deliberately not ingested (a WARC request, an image response), counted."""
+
+    source: str
+    locator: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDone:
+    """A source file read to its end (or as far as it could be), for the ``sources`` table."""
+
+    source: str
+    content_hash: str
+    size: int
+    format: str
+    complete: bool  # False if reading stopped at an error: its old documents are kept
 
 
 @dataclass(slots=True)
@@ -78,3 +129,6 @@ class BatchResult:
     documents: list[Document] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    skipped: int = 0
+    sources_done: list[SourceDone] = field(default_factory=list)
+    unchanged_sources: list[str] = field(default_factory=list)  # files skipped unread

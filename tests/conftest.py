@@ -15,6 +15,14 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
 
 
+def records_of(*paths) -> list:
+    """Every record under the given files or directories, as ingest would read them."""
+    from tasks.sources import discover, iter_records
+
+    files, _ = discover([str(p) for p in paths])
+    return [item for file in files for item in iter_records(file) if type(item).__name__ == "RawRecord"]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--regenerate-golden", action="store_true",
                      help="rewrite tests/golden/*.json from the current output instead of comparing")

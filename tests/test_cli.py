@@ -29,12 +29,13 @@ def test_clean_json_contract():
     records = [json.loads(line) for line in out.splitlines()]
     assert [Path(r["file"]).name for r in records] == ["000_747d8f32a30fbfc0.txt", "001_1169cbb8d4b3db09.txt"]
     second = records[1]
-    assert set(second) == {"file", "doc_id", "title", "lang", "lang_prob", "paragraphs"}
+    assert set(second) == {"file", "locator", "doc_id", "format", "extractor", "url", "title", "author", "published",
+                           "site_name", "page_lang", "fetched_at", "lang", "lang_prob", "paragraphs"}
     assert second["lang"] == "fr" and second["title"].startswith("Sergueï Choïgou")
     last = second["paragraphs"][-1]
     assert set(last) == {"position", "text", "status", "removed_by", "dup_of", "lang"}
     assert (last["status"], last["removed_by"]) == ("removed", "truncated_repeat")
-    assert last["dup_of"] == {"file": second["file"], "position": 6}
+    assert last["dup_of"] == {"doc_id": second["doc_id"], "file": second["file"], "position": 6}
 
 
 def test_clean_explain_and_plain_text():

@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 
 from tasks.pipeline import clean_batch
-from tasks.reading import source_ref
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, records_of
 
 GOLDEN = ROOT / "tests" / "golden"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.txt"))
 
 
 def _golden_view(path: Path) -> dict:
-    document = clean_batch([source_ref(path)], {}).documents[0]
+    document = clean_batch(records_of(path), {}).documents[0]
     return {
         "title": document.title,
         "lang": document.lang,
@@ -63,7 +62,7 @@ def test_sample_000_facts():
 
 def test_sample_001_facts():
     path = SAMPLES / "001_1169cbb8d4b3db09.txt"
-    document = clean_batch([source_ref(path)], {}).documents[0]
+    document = clean_batch(records_of(path), {}).documents[0]
     assert document.lang == "fr"
     assert document.title == "Sergueï Choïgou en Iran pour réaffirmer le soutien de Moscou"
     fates = [(p.status, p.removed_by) for p in document.paragraphs]

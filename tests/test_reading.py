@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tasks.pipeline import clean_batch
-from tasks.reading import UnreadableSource, decode, discover
+from tasks.reading import UnreadableSource, decode
+from tasks.sources import discover, iter_records
+
+from conftest import records_of
 
 FRENCH = "Le café coûte cher à Paris, hélas. Les élèves sont très sûrs d'eux, déjà en été."
 
@@ -38,11 +41,11 @@ def test_bad_files_become_failures_and_the_batch_goes_on(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
     (tmp_path / "legacy.txt").write_bytes((FRENCH + "\n") .encode("latin-1"))
-    (tmp_path / "ignored.bin").write_bytes(b"\x00")
-    refs, failures = discover([str(tmp_path), str(tmp_path / "missing")])
-    assert sorted(ref.path.rsplit("/", 1)[1] for ref in refs) == ["binary.txt", "empty.txt", "good.txt", "legacy.txt"]
+    (tmp_path / "ignored.bin").write_bytes(b"\x00")  # unknown extension: not taken from a directory
+    files, failures = discover([str(tmp_path), str(tmp_path / "missing")])
+    assert sorted(f.path.rsplit("/", 1)[1] for f in files) == ["binary.txt", "empty.txt", "good.txt", "legacy.txt"]
     assert [f.stage for f in failures] == ["discover"] and "missing" in failures[0].message
-    result = clean_batch(refs, {})
+    result = clean_batch([r for f in files for r in iter_records(f)], {})
     texts = {doc.source.rsplit("/", 1)[1]: doc.text for doc in result.documents}
     assert texts == {"good.txt": FRENCH, "legacy.txt": FRENCH}
     messages = {f.source.rsplit("/", 1)[1]: f.message for f in result.failures}
@@ -52,10 +55,10 @@ def test_bad_files_become_failures_and_the_batch_goes_on(tmp_path):
 
 def test_unchanged_source_is_skipped_before_cleaning(tmp_path):
     (tmp_path / "a.txt").write_text(FRENCH, encoding="utf-8")
-    refs, _ = discover([str(tmp_path)])
-    first = clean_batch(refs, {})
-    again = clean_batch(refs, {refs[0].doc_id: first.documents[0].content_hash})
-    assert again.documents == [] and again.unchanged == [refs[0].doc_id]
+    records = records_of(tmp_path)
+    first = clean_batch(records, {})
+    again = clean_batch(records, {records[0].doc_id: first.documents[0].content_hash})
+    assert again.documents == [] and again.unchanged == [records[0].doc_id]
 
 
 def test_hard_wrapped_prose_is_rejoined_but_one_line_paragraphs_are_not():

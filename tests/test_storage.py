@@ -9,10 +9,10 @@ import pytest
 
 from storage.corpus import Corpus, LoadCounts
 from tasks.pipeline import clean_batch
-from tasks.reading import discover
+from tasks.sources import ReadOptions, discover, plan_batches
 from tasks.records import BatchResult
 
-from conftest import SAMPLES
+from conftest import SAMPLES, records_of
 
 POOL = [
     f"Paragraph number {i} of the shared pool, long enough to take part in deduplication."
@@ -27,12 +27,14 @@ def write_docs(folder, docs: dict[str, list[str]]) -> None:
 
 
 def load(corpus: Corpus, paths, run_id: str = "run", batch_size: int = 100) -> LoadCounts:
-    refs, _ = discover([str(p) for p in paths])
+    """What the ingest flow does, without Prefect: plan, clean, load batch by batch."""
+    files, _ = discover([str(p) for p in paths])
     counts = LoadCounts()
     corpus.start_run(run_id, run_id, [str(p) for p in paths], {})
-    known = corpus.known_hashes([ref.doc_id for ref in refs])
-    for i in range(0, len(refs), batch_size):
-        counts.add(corpus.load_batch(run_id, clean_batch(refs[i : i + batch_size], known)))
+    known_sources = corpus.source_hashes([file.source for file in files])
+    for plan in plan_batches(files, ReadOptions(), known_sources, batch_size):
+        known = corpus.document_hashes(sorted({record.source for record in plan.records}))
+        counts.add(corpus.load_batch(run_id, plan.attach(clean_batch(plan.records, known))))
     corpus.finish_run(run_id, "completed", counts)
     return counts
 
@@ -126,7 +128,7 @@ def test_sql_dedup_agrees_with_in_memory_dedup(tmp_path):
     rng = random.Random(7)
     docs = {f"d{i:03}.txt": [rng.choice(POOL[:25]) for _ in range(rng.randint(1, 6))] for i in range(60)}
     write_docs(tmp_path / "in", docs)
-    refs, _ = discover([str(tmp_path / "in")])
+    refs = records_of(tmp_path / "in")
     expected = {
         (d.doc_id, p.position): (p.status, p.dup_of_doc, p.dup_of_position)
         for d in clean_batch(refs, {}, first_seen={}).documents
@@ -146,7 +148,7 @@ def test_sql_dedup_agrees_with_in_memory_dedup(tmp_path):
 
 def test_a_batch_that_fails_to_load_leaves_nothing(tmp_path):
     write_docs(tmp_path / "in", {"a.txt": POOL[0:2], "b.txt": POOL[2:4]})
-    refs, _ = discover([str(tmp_path / "in")])
+    refs = records_of(tmp_path / "in")
     batch = clean_batch(refs, {})
     batch.documents[1].paragraphs[0].status = "bogus"  # violates the schema's CHECK
     with Corpus(tmp_path / "c.duckdb") as corpus:
@@ -161,7 +163,7 @@ def test_a_batch_that_fails_to_load_leaves_nothing(tmp_path):
 def test_failures_are_recorded_with_the_batch(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bin.txt").write_bytes(b"\x00\x01" * 50)
-    refs, _ = discover([str(tmp_path / "in")])
+    refs = records_of(tmp_path / "in")
     with Corpus(tmp_path / "c.duckdb") as corpus:
         corpus.start_run("r", "r", [], {})
         assert corpus.load_batch("r", clean_batch(refs, {})) == LoadCounts(documents_failed=1)
