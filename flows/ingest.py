@@ -25,7 +25,7 @@ from storage.corpus import Corpus, LoadCounts
 from tasks.boilerplate import RuleSpec, load_rules
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
-from tasks.records import BatchResult, Failure
+from tasks.records import BatchResult, Failure, SourceFile
 from tasks.sources import FORMATS, PlannedBatch, ReadOptions, plan_batches
 
 DEFAULT_BATCH_SIZE = 200
@@ -38,7 +38,17 @@ def _run_name() -> str:
     return f"ingest {names}{more} → {Path(str(flow_run.parameters.get('db', ''))).name}"
 
 
-def _available_cores() -> int:
+# Below this much input, starting worker processes (each imports trafilatura and loads
+# the language profiles, about a second) costs more than it saves.
+_POOL_THRESHOLD_BYTES = 2 * 1024 * 1024
+
+
+def _worker_count(requested: int | None, files: Sequence[SourceFile]) -> int:
+    if requested:
+        return max(1, requested)
+    total = sum(os.path.getsize(file.path) for file in files if os.path.exists(file.path))
+    if total < _POOL_THRESHOLD_BYTES:
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -131,7 +141,7 @@ def ingest(
     load_rules(spec)  # fail fast on a bad rule file, before any work
     options = ReadOptions(format=format, text_field=text_field, html_field=html_field)
     files, discover_failures = discover_sources(sources, include or (), exclude or ())
-    workers = max(1, min(workers or _available_cores(), max(1, len(files))))
+    workers = _worker_count(workers, files)
     logger.info("%d source files, %d cleaning process(es)", len(files), workers)
 
     counts = LoadCounts(documents_failed=len(discover_failures))

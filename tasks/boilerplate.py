@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import lxml.etree
-
 from tasks.dedup import dedup_key
 from tasks.records import KEPT, REMOVED, Paragraph
 
@@ -26,11 +24,23 @@ DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
 ANYWHERE, HEAD, TAIL = "anywhere", "head", "tail"
 _RULE_KEYS = {"name", "description", "patterns", "max_chars", "min_chars", "where", "langs", "context",
               "case_sensitive", "markup", "markup_max_chars"}
-_XPATH_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
+_MARKUP_KEYS = {"attr", "pattern", "tag", "up"}
 
 
 class RuleError(ValueError):
     """A rule file that cannot be used; the message names the file and the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarkupMatcher:
+    """HTML elements one of whose attributes (``attrs``, e.g. class or id) has a
+    space-separated token matching ``pattern``; with ``up``, the nearest enclosing element
+    of that tag instead (the form around a search input)."""
+
+    attrs: tuple[str, ...]
+    pattern: re.Pattern[str]
+    tags: frozenset[str] | None = None
+    up: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +53,7 @@ class Rule:
     where: str = ANYWHERE
     langs: tuple[str, ...] = ()
     context: str | None = None
-    markup: tuple[lxml.etree.XPath, ...] = ()  # HTML elements to take out before extraction
+    markup: tuple[MarkupMatcher, ...] = ()  # HTML elements to take out before extraction
     markup_max_chars: int = 2000  # an element with more text than this is content, not a widget
 
     def matches(self, text: str) -> bool:
@@ -119,12 +129,6 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
             compiled.append(re.compile(pattern, flags))
         except (re.error, TypeError) as error:
             raise RuleError(f"{where}: bad pattern {pattern!r}: {error}") from None
-    selectors = []
-    for selector in markup:
-        try:
-            selectors.append(lxml.etree.XPath(selector, namespaces=_XPATH_NAMESPACES))
-        except (lxml.etree.XPathError, TypeError) as error:
-            raise RuleError(f"{where}: bad markup selector {selector!r}: {error}") from None
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -134,8 +138,27 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
         where=entry.get("where", ANYWHERE),
         langs=tuple(entry.get("langs", ())),
         context=context,
-        markup=tuple(selectors),
+        markup=tuple(_compile_markup(entry, where) for entry in markup),
         markup_max_chars=entry.get("markup_max_chars", 2000),
+    )
+
+
+def _compile_markup(entry: dict, where: str) -> MarkupMatcher:
+    if not isinstance(entry, dict) or "attr" not in entry or "pattern" not in entry:
+        raise RuleError(f"{where}: each markup entry is a table with 'attr' and 'pattern', not {entry!r}")
+    unknown = set(entry) - _MARKUP_KEYS
+    if unknown:
+        raise RuleError(f"{where}: unknown markup keys {sorted(unknown)}; allowed: {sorted(_MARKUP_KEYS)}")
+    try:
+        pattern = re.compile(entry["pattern"], re.IGNORECASE)
+    except (re.error, TypeError) as error:
+        raise RuleError(f"{where}: bad markup pattern {entry['pattern']!r}: {error}") from None
+    tags = entry.get("tag")
+    return MarkupMatcher(
+        attrs=tuple(entry["attr"].split()),
+        pattern=pattern,
+        tags=frozenset(tags.split()) if tags else None,
+        up=entry.get("up"),
     )
 
 

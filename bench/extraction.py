@@ -1,0 +1,141 @@
+"""Extraction quality and speed on the article-extraction-benchmark pages.
+
+Packs the benchmark's pages into a WARC (one HTML response per page, at its real URL),
+ingests it with `docmill ingest` exactly as a user would (trafilatura, markup and text
+boilerplate rules, language, dedup, DuckDB load), reads each page's final text back from
+DuckDB, and scores it against the human-written gold text. Bare `trafilatura.extract`
+(as the benchmark runs it: include_comments=False) is scored and timed on the same pages
+with the same number of processes.
+
+Metric (the benchmark's): 4-token shingles of \\w+ tokens as multisets; per page tp/fp/fn
+normalised to sum 1; precision and recall averaged over pages; F1 of the two averages.
+
+    .venv/bin/python bench/extraction.py [--data ../shared/dev-data/article-extraction-benchmark] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import trafilatura
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "dev-data" / "article-extraction-benchmark"
+_TOKEN = re.compile(r"\w+")
+
+
+def shingles(text: str, n: int = 4) -> Counter:
+    tokens = _TOKEN.findall(text or "")
+    return Counter(tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens[i : i + n])
+
+
+def tp_fp_fn(gold: str, predicted: str) -> tuple[float, float, float]:
+    true, pred = shingles(gold), shingles(predicted)
+    tp = sum((true & pred).values())
+    fp, fn = sum((pred - true).values()), sum((true - pred).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def _precision(tp: float, fp: float, fn: float) -> float:
+    return 1.0 if fp == fn == 0 else 0.0 if tp == fp == 0 else tp / (tp + fp)
+
+
+def _recall(tp: float, fp: float, fn: float) -> float:
+    return 1.0 if fp == fn == 0 else 0.0 if tp == fn == 0 else tp / (tp + fn)
+
+
+def score(golds: list[str], predictions: list[str]) -> dict[str, float]:
+    counts = [tp_fp_fn(g, p) for g, p in zip(golds, predictions)]
+    precision = statistics.mean(_precision(*c) for c in counts if c[0] + c[1] > 0)
+    recall = statistics.mean(_recall(*c) for c in counts if c[0] + c[2] > 0)
+    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall)}
+
+
+def load_pages(data: Path) -> list[dict]:
+    pages = [json.loads(line) for line in (data / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    for page in pages:
+        page["html_text"] = gzip.decompress((data / page["html"]).read_bytes()).decode("utf-8")
+    return pages
+
+
+def write_warc(pages: list[dict], path: Path, repeat: int) -> None:
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for copy in range(repeat):
+            for page in pages:
+                url = page["url"] if copy == 0 else f"{page['url']}#copy{copy}"
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+                record = writer.create_warc_record(
+                    url, "response", payload=io.BytesIO(page["html_text"].encode("utf-8")), http_headers=headers
+                )
+                writer.write_record(record)
+
+
+def _bare(html: str) -> str:
+    return trafilatura.extract(html, include_comments=False) or ""
+
+
+def run_docmill(pages: list[dict], repeat: int, workers: int) -> tuple[dict[str, str], float, int]:
+    with tempfile.TemporaryDirectory(prefix="docmill-extraction-") as tmp:
+        warc, db = Path(tmp) / "pages.warc.gz", Path(tmp) / "bench.duckdb"
+        write_warc(pages, warc, repeat)
+        subprocess.run(
+            [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers)],
+            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )
+        query = [sys.executable, "-m", "flows.cli", "query", "--db", str(db), "--format", "json"]
+        runs = subprocess.run([*query, "SELECT epoch(finished_at - started_at) AS s, documents_new AS n FROM runs"],
+                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        run = json.loads(runs)
+        texts = subprocess.run([*query, "SELECT url, text FROM documents"], cwd=ROOT, check=True,
+                               capture_output=True, text=True).stdout
+        by_url = {row["url"]: row["text"] for row in map(json.loads, texts.splitlines())}
+    return by_url, run["s"], run["n"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--repeat", type=int, default=1, help="ingest the pages this many times over, for timing")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    args = parser.parse_args()
+
+    pages = load_pages(args.data)
+    golds = [page["gold_text"] for page in pages]
+
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        bare = list(pool.map(_bare, [page["html_text"] for page in pages] * args.repeat, chunksize=8))
+    bare_seconds = time.perf_counter() - started
+
+    by_url, docmill_seconds, loaded = run_docmill(pages, args.repeat, args.workers)
+    ours = [by_url.get(page["url"], "") for page in pages]
+
+    n = len(pages) * args.repeat
+    rows = [("docmill ingest", score(golds, ours), n / docmill_seconds),
+            ("trafilatura.extract", score(golds, bare[: len(pages)]), n / bare_seconds)]
+    print(f"{len(pages)} pages x{args.repeat}, {args.workers} processes, {loaded} documents loaded\n")
+    print(f"{'':<22}{'precision':>10}{'recall':>10}{'F1':>10}{'pages/s':>10}")
+    for name, metrics, speed in rows:
+        print(f"{name:<22}{metrics['precision']:>10.3f}{metrics['recall']:>10.3f}{metrics['f1']:>10.3f}{speed:>10.1f}")
+    print(f"\nspeed ratio docmill / trafilatura: {rows[0][2] / rows[1][2]:.2f}  "
+          "(docmill: extraction through the DuckDB load, timed inside the flow run)")
+
+
+if __name__ == "__main__":
+    main()
