@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -118,12 +119,14 @@ def main() -> None:
     pages = load_pages(args.data)
     golds = [page["gold_text"] for page in pages]
 
+    # docmill first, so that the peak RSS of child processes read at the end is docmill's.
+    by_url, docmill_seconds, loaded = run_docmill(pages, args.repeat, args.workers)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         bare = list(pool.map(_bare, [page["html_text"] for page in pages] * args.repeat, chunksize=8))
     bare_seconds = time.perf_counter() - started
-
-    by_url, docmill_seconds, loaded = run_docmill(pages, args.repeat, args.workers)
     ours = [by_url.get(page["url"], "") for page in pages]
 
     n = len(pages) * args.repeat
@@ -135,6 +138,7 @@ def main() -> None:
         print(f"{name:<22}{metrics['precision']:>10.3f}{metrics['recall']:>10.3f}{metrics['f1']:>10.3f}{speed:>10.1f}")
     print(f"\nspeed ratio docmill / trafilatura: {rows[0][2] / rows[1][2]:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
+    print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
 
 
 if __name__ == "__main__":

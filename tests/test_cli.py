@@ -92,3 +92,15 @@ def test_query_errors_are_messages_not_tracebacks(tmp_path):
     assert bad.returncode == 2 and "syntax error" in bad.stderr and "Traceback" not in bad.stderr
     write = docmill("query", "--db", str(tmp_path / "c.duckdb"), "DELETE FROM documents", check=False)
     assert write.returncode == 2 and "read-only" in write.stderr
+
+
+def test_clean_reads_warc_records(tmp_path):
+    from test_inputs import write_warc
+
+    write_warc(tmp_path / "crawl.warc.gz")
+    out = docmill("clean", "--json", str(tmp_path / "crawl.warc.gz")).stdout
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["locator"], r["url"], r["extractor"]) for r in records] == [
+        ("record 2", "https://port.example/one", "trafilatura"),
+        ("record 4", "https://port.example/two", "trafilatura"),
+    ]

@@ -95,3 +95,31 @@ def test_run_publishes_a_summary_artifact(tmp_path):
     summary = json.loads(by_key["ingest-summary"].data)
     assert {"metric": "removed by truncated_repeat", "value": "1"} in summary
     assert {"metric": "documents new", "value": "2"} in summary
+
+
+def test_mixed_inputs_through_the_flow(tmp_path):
+    from test_inputs import ARTICLE, page, write_warc
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_warc(inbox / "crawl.warc.gz")
+    (inbox / "feed.jsonl").write_text(
+        json.dumps({"url": "https://feed.example/1", "title": "Feed story", "date": "2024-05-02",
+                    "text": "A story delivered by the feed, long enough to be a paragraph of text."}) + "\n{oops\n"
+    )
+    (inbox / "page.html").write_text(page(ARTICLE, "Local page"))
+    db = tmp_path / "corpus.duckdb"
+    summary = ingest(sources=[str(inbox)], db=str(db))
+    assert (summary["documents_new"], summary["documents_failed"], summary["records_skipped"]) == (4, 1, 3)
+    assert rows(db, "SELECT format, extractor, url, title, published::VARCHAR FROM documents ORDER BY format, url") == [
+        ("html", "trafilatura", None, "Local page", None),
+        ("jsonl", "plain", "https://feed.example/1", "Feed story", "2024-05-02"),
+        ("warc.gz", "trafilatura", "https://port.example/one", "One", None),
+        ("warc.gz", "trafilatura", "https://port.example/two", "Two", None),
+    ]
+    assert rows(db, "SELECT stage, message FROM failures") == [
+        ("parse", "line 2: not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
+    ]
+    assert rows(db, "SELECT count(*) FROM sources WHERE complete") == [(3,)]
+    again = ingest(sources=[str(inbox)], db=str(db))
+    assert (again["documents_new"], again["documents_unchanged"], again["records_skipped"]) == (0, 4, 0)
