@@ -1,16 +1,19 @@
 """The boilerplate rule engine: one engine, many rules as data.
 
 Rules live in TOML files (``tasks/rules/default.toml`` and any the user passes). A rule
-either matches a paragraph's own shape (``patterns`` + ``max_chars``) or names a
-document-level detector (``context``). ``where`` limits a rule to the head or tail of a
-document: a head rule only fires while every earlier paragraph has been removed, a tail
-rule only while every later one has. The engine labels paragraphs; it never deletes them,
-so every removal can be explained by the rule that made it.
+matches a paragraph's own shape (regular expressions plus ``max_chars``), or names a
+document-level detector (``context``), or HTML markup to take out before extraction
+(``markup``). Shape patterns come in three lists: ``patterns`` fire anywhere, ``head``
+patterns only while every earlier paragraph has been removed (kickers and breadcrumbs
+above the article), ``tail`` patterns only while every later one has (bios, credits
+below it). The engine labels paragraphs; it never deletes them, so every removal can be
+explained by the rule that made it.
 """
 from __future__ import annotations
 
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,9 +24,9 @@ from tasks.records import KEPT, REMOVED, Paragraph
 
 DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
 
-ANYWHERE, HEAD, TAIL = "anywhere", "head", "tail"
-_RULE_KEYS = {"name", "description", "patterns", "max_chars", "min_chars", "where", "langs", "context",
-              "case_sensitive", "markup", "markup_max_chars"}
+ANYWHERE, HEAD, TAIL = "patterns", "head", "tail"
+_RULE_KEYS = {"name", "description", "patterns", "head", "tail", "max_chars", "min_chars", "min_count", "langs",
+              "context", "case_sensitive", "markup", "markup_max_chars"}
 _MARKUP_KEYS = {"attr", "pattern", "tag", "up"}
 
 
@@ -47,19 +50,21 @@ class MarkupMatcher:
 class Rule:
     name: str
     description: str
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()  # anywhere in the document
+    head: tuple[re.Pattern[str], ...] = ()  # only before the first content paragraph
+    tail: tuple[re.Pattern[str], ...] = ()  # only after the last content paragraph
     max_chars: int | None = None
     min_chars: int = 0
-    where: str = ANYWHERE
+    min_count: int = 3
     langs: tuple[str, ...] = ()
     context: str | None = None
     markup: tuple[MarkupMatcher, ...] = ()  # HTML elements to take out before extraction
     markup_max_chars: int = 2000  # an element with more text than this is content, not a widget
 
-    def matches(self, text: str) -> bool:
+    def matches(self, text: str, where: str = ANYWHERE) -> bool:
         if self.max_chars is not None and len(text) > self.max_chars:
             return False
-        return any(pattern.search(text) for pattern in self.patterns)
+        return any(pattern.search(text) for pattern in getattr(self, where))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,30 @@ def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -
     return verdicts
 
 
+_SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
+
+
+def _repeated_lines(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
+    """Short labels that occur ``min_count`` times or more in one document (a slogan, a
+    "watch the video" label, a month list): the repeats go, each pointing at the first
+    occurrence, which stays, since a repeated heading may be the document's structure.
+    Sentences are not labels: an interview page asks each guest the same question."""
+    keys = [
+        dedup_key(text) if alive and len(text) <= (rule.max_chars or 80) and not _SENTENCE_END.search(text) else ""
+        for text, alive in zip(texts, live)
+    ]
+    counts = Counter(key for key in keys if key)
+    first: dict[str, int] = {}
+    verdicts: Verdicts = {}
+    for i, key in enumerate(keys):
+        if key and counts[key] >= rule.min_count and first.setdefault(key, i) != i:
+            verdicts[i] = first[key]
+    return verdicts
+
+
 DETECTORS: dict[str, Callable[[Sequence[str], Sequence[bool], Rule], Verdicts]] = {
     "truncated_repeat": _truncated_repeats,
+    "repeated_line": _repeated_lines,
 }
 
 
@@ -109,50 +136,53 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise RuleError(f"{origin}: a [[rule]] has no name")
-    where = f"{origin}: rule {name!r}"
+    rule_at = f"{origin}: rule {name!r}"
     unknown = set(entry) - _RULE_KEYS
     if unknown:
-        raise RuleError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
-    if entry.get("where", ANYWHERE) not in (ANYWHERE, HEAD, TAIL):
-        raise RuleError(f"{where}: 'where' must be one of anywhere, head, tail")
-    context, patterns, markup = entry.get("context"), entry.get("patterns", []), entry.get("markup", [])
+        raise RuleError(f"{rule_at}: unknown keys {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+    context, markup = entry.get("context"), entry.get("markup", [])
+    shapes = {key: entry.get(key, []) for key in (ANYWHERE, HEAD, TAIL)}
     if context is not None and context not in DETECTORS:
-        raise RuleError(f"{where}: unknown context {context!r}; known: {sorted(DETECTORS)}")
-    if context is not None and patterns:
-        raise RuleError(f"{where}: give either 'patterns' or 'context', not both")
-    if context is None and not patterns and not markup:
-        raise RuleError(f"{where}: give 'patterns', 'context' or 'markup'")
+        raise RuleError(f"{rule_at}: unknown context {context!r}; known: {sorted(DETECTORS)}")
+    if context is not None and any(shapes.values()):
+        raise RuleError(f"{rule_at}: give either patterns or a context, not both")
+    if context is None and not any(shapes.values()) and not markup:
+        raise RuleError(f"{rule_at}: give 'patterns' (or 'head'/'tail'), 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
-    compiled = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern, flags))
-        except (re.error, TypeError) as error:
-            raise RuleError(f"{where}: bad pattern {pattern!r}: {error}") from None
+    compiled = {key: tuple(_compile_pattern(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
     return Rule(
         name=name,
         description=entry.get("description", ""),
-        patterns=tuple(compiled),
+        patterns=compiled[ANYWHERE],
+        head=compiled[HEAD],
+        tail=compiled[TAIL],
         max_chars=entry.get("max_chars"),
         min_chars=entry.get("min_chars", 0),
-        where=entry.get("where", ANYWHERE),
+        min_count=entry.get("min_count", 3),
         langs=tuple(entry.get("langs", ())),
         context=context,
-        markup=tuple(_compile_markup(entry, where) for entry in markup),
+        markup=tuple(_compile_markup(entry, rule_at) for entry in markup),
         markup_max_chars=entry.get("markup_max_chars", 2000),
     )
 
 
-def _compile_markup(entry: dict, where: str) -> MarkupMatcher:
+def _compile_pattern(pattern: str, flags: int, rule_at: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except (re.error, TypeError) as error:
+        raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
+
+
+def _compile_markup(entry: dict, rule_at: str) -> MarkupMatcher:
     if not isinstance(entry, dict) or "attr" not in entry or "pattern" not in entry:
-        raise RuleError(f"{where}: each markup entry is a table with 'attr' and 'pattern', not {entry!r}")
+        raise RuleError(f"{rule_at}: each markup entry is a table with 'attr' and 'pattern', not {entry!r}")
     unknown = set(entry) - _MARKUP_KEYS
     if unknown:
-        raise RuleError(f"{where}: unknown markup keys {sorted(unknown)}; allowed: {sorted(_MARKUP_KEYS)}")
+        raise RuleError(f"{rule_at}: unknown markup keys {sorted(unknown)}; allowed: {sorted(_MARKUP_KEYS)}")
     try:
         pattern = re.compile(entry["pattern"], re.IGNORECASE)
     except (re.error, TypeError) as error:
-        raise RuleError(f"{where}: bad markup pattern {entry['pattern']!r}: {error}") from None
+        raise RuleError(f"{rule_at}: bad markup pattern {entry['pattern']!r}: {error}") from None
     tags = entry.get("tag")
     return MarkupMatcher(
         attrs=tuple(entry["attr"].split()),
@@ -194,12 +224,12 @@ def _remove(paragraph: Paragraph, rule: Rule, source: int | None = None) -> None
     paragraph.dup_of_position = source
 
 
-def _scan_edge(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) -> None:
+def _scan_edge(paragraphs: Sequence[Paragraph], rules: Sequence[Rule], where: str) -> None:
     """Remove matching paragraphs from one edge inwards, stopping at the first content."""
     for paragraph in paragraphs:
         if paragraph.status != KEPT:
             continue
-        rule = next((rule for rule in rules if rule.matches(paragraph.text)), None)
+        rule = next((rule for rule in rules if rule.matches(paragraph.text, where)), None)
         if rule is None:
             return
         _remove(paragraph, rule)
@@ -207,7 +237,7 @@ def _scan_edge(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) -> None:
 
 def label_boilerplate(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) -> None:
     """Label each paragraph kept or removed (with the rule's name), in place."""
-    anywhere = [rule for rule in rules if rule.where == ANYWHERE and rule.patterns]
+    anywhere = [rule for rule in rules if rule.patterns]
     for paragraph in paragraphs:
         if paragraph.status != KEPT:
             continue
@@ -219,5 +249,5 @@ def label_boilerplate(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) ->
         verdicts = DETECTORS[rule.context](texts, [p.status == KEPT for p in paragraphs], rule)
         for index, source in verdicts.items():
             _remove(paragraphs[index], rule, source)
-    _scan_edge(paragraphs, [rule for rule in rules if rule.where == HEAD and rule.patterns])
-    _scan_edge(paragraphs[::-1], [rule for rule in rules if rule.where == TAIL and rule.patterns])
+    _scan_edge(paragraphs, [rule for rule in rules if rule.head], HEAD)
+    _scan_edge(paragraphs[::-1], [rule for rule in rules if rule.tail], TAIL)

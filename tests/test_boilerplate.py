@@ -39,7 +39,20 @@ ARTICLE = (
         ("Read more: The budget vote explained", "related_links"),
         ("Subscribe to our newsletter for the day's top stories", "newsletter"),
         ("We use cookies to improve your experience on our site.", "cookie_consent"),
-        ("Back to top", "skip_link"),
+        ("Back to top", "navigation"),
+        ("Page 2 of 5", "navigation"),
+        ("Se connecter", "navigation"),
+        ("Advertisement", "advertisement"),
+        ("Anzeige", "advertisement"),
+        ("© 2024 The Riverside Gazette. All rights reserved.", "copyright"),
+        ("版权所有", "copyright"),
+        ("Фото: ТАСС", "caption_credit"),
+        ("写真：共同通信", "caption_credit"),
+        ("Читайте также: Новости экономики", "related_links"),
+        ("12 comments", "share_follow"),
+        ("Facebook Twitter WhatsApp Email", "share_follow"),
+        ("View this post on Instagram", "social_embed"),
+        ("— NHK (@nhk_news) 2024年8月5日", "social_embed"),
     ],
 )
 def test_boilerplate_line_is_removed_by_its_rule(line: str, rule: str):
@@ -83,6 +96,13 @@ def test_navigation_only_at_the_head():
     assert (kicker, None) in fates(f"{ARTICLE}\n{kicker}\n{ARTICLE} More.")
 
 
+def test_repeated_short_line_goes_but_a_line_said_twice_stays():
+    slogan, quote = "Lire la vidéo", "« Nous ne céderons pas », a-t-il répété."
+    paragraphs = fates(f"{slogan}\n{ARTICLE}\n{quote}\n{slogan}\n{ARTICLE} Bis.\n{quote}\n{slogan}")
+    assert [rule for text, rule in paragraphs if text == slogan] == [None, "repeated_line", "repeated_line"]
+    assert [rule for text, rule in paragraphs if text == quote] == [None, None]
+
+
 def test_truncated_repeat_points_at_its_source_even_cut_mid_word():
     first = "Le ministre a annoncé lundi une réforme des retraites qui sera présentée au Parlement en mars."
     teaser = "Le ministre a annoncé lundi une réforme des retraites qui sera prés…"
@@ -116,8 +136,8 @@ def test_user_rules_add_replace_and_disable(tmp_path):
     [
         ("[[rule]]\nname = 'broken'\npatterns = ['(unclosed']\n", "rule 'broken': bad pattern '(unclosed'"),
         ("[[rule]]\nname = 'typo'\npatern = ['x']\n", "rule 'typo': unknown keys ['patern']"),
-        ("[[rule]]\nname = 'edge'\npatterns = ['x']\nwhere = 'middle'\n", "rule 'edge': 'where' must be"),
-        ("[[rule]]\nname = 'empty'\n", "rule 'empty': give 'patterns', 'context' or 'markup'"),
+        ("[[rule]]\nname = 'edge'\npatterns = ['x']\nwhere = 'middle'\n", "rule 'edge': unknown keys ['where']"),
+        ("[[rule]]\nname = 'empty'\n", "rule 'empty': give 'patterns' (or 'head'/'tail'), 'context' or 'markup'"),
         ("[[rule]]\nname = 'both'\npatterns = ['x']\ncontext = 'truncated_repeat'\n", "rule 'both': give either"),
         ("[[rule]]\nname = 'xp'\nmarkup = ['//div']\n", "rule 'xp': each markup entry is a table with 'attr' and 'pattern'"),
         ("[[rule]]\nname = 'mk'\nmarkup = [{attr = 'class', pattern = '('}]\n", "rule 'mk': bad markup pattern '('"),
