@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 600
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean server stop-server browser
 
 install: $(VENV)/.installed
 
@@ -32,8 +32,23 @@ demo: install
 	@echo "== why did these lines go? (SELECT * FROM removals)"
 	@$(BIN)/docmill query --db $(DEMO_DB) "SELECT rule, position, left(text, 60) AS text FROM removals ORDER BY source, position"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# The UI test drives Debian's Chromium (test tools' own browser downloads fail here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and this is not root: install Debian's chromium for the UI test"; fi; }
+
+# A Prefect server with its UI on 127.0.0.1:4200, its home in .state/prefect.
+server: install
+	$(BIN)/docmill server start --state $(STATE)
+
+stop-server:
+	$(BIN)/docmill server stop --state $(STATE)
 
 bench: install
 	$(BIN)/python bench/throughput.py

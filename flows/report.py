@@ -1,7 +1,8 @@
 """The run summary as rows: one shape for the Prefect table artifact and the terminal."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 
 def summary_rows(summary: Mapping) -> list[dict[str, str]]:
@@ -29,4 +30,18 @@ def format_summary(summary: Mapping) -> str:
     lines = [f"{row['metric']:<{width}}  {row['value']:>8}" for row in rows]
     for source, stage, message in summary.get("failures", []):
         lines.append(f"failed [{stage}] {source}: {message}")
+    return "\n".join(lines)
+
+
+def failures_markdown(failures: Sequence[tuple[str, str, str]], limit: int = 50) -> str:
+    """The run's failures as a markdown table, most frequent stage first, for the Prefect UI."""
+    by_stage = Counter(stage for _, stage, _ in failures)
+    lines = [f"# {len(failures)} sources could not be ingested", "",
+             ", ".join(f"{stage}: {count}" for stage, count in by_stage.most_common()), "",
+             "| stage | source | message |", "|---|---|---|"]
+    ordered = sorted(failures, key=lambda failure: (-by_stage[failure[1]], failure[0]))
+    for source, stage, message in ordered[:limit]:
+        lines.append(f"| {stage} | `{source}` | {message.replace('|', '/')} |")
+    if len(failures) > limit:
+        lines.append(f"\n… and {len(failures) - limit} more: `SELECT * FROM failures WHERE run_id = '…'`")
     return "\n".join(lines)

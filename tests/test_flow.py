@@ -52,8 +52,11 @@ def test_bad_inputs_are_failures_and_the_run_goes_on(tmp_path):
     latin1 = "Le café coûte cher à Paris, hélas. Les élèves sont très sûrs d'eux, déjà en été."
     (inbox / "legacy.txt").write_bytes(latin1.encode("latin-1"))
     db = tmp_path / "corpus.duckdb"
-    summary = ingest(sources=[str(inbox), str(tmp_path / "missing")], db=str(db))
+    state = ingest(sources=[str(inbox), str(tmp_path / "missing")], db=str(db), return_state=True)
+    summary = state.result()
     assert (summary["status"], summary["documents_new"], summary["documents_failed"]) == ("completed", 3, 3)
+    markdown = artifacts_of(state)["ingest-failures"].data
+    assert "# 3 sources could not be ingested" in markdown and "| decode | `" in markdown
     failures = {source.rsplit("/", 1)[1]: (stage, message) for source, stage, message in
                 rows(db, "SELECT source, stage, message FROM failures")}
     assert failures["image.txt"] == ("decode", "binary content (NUL bytes), not text")
@@ -75,6 +78,17 @@ def test_parallel_batches_load_the_same_corpus_as_one_process(tmp_path):
     summary = ingest(sources=[str(inbox)], db=str(parallel), workers=2, batch_size=5)
     assert summary["documents_new"] == 24 and summary["paragraphs_duplicate"] == 23
     assert rows(parallel, CONTENT) == rows(serial, CONTENT)
+
+
+def artifacts_of(state) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    return {artifact.key: artifact for artifact in artifacts}
 
 
 def test_run_publishes_a_summary_artifact(tmp_path):

@@ -1,0 +1,130 @@
+"""A local Prefect server with its UI, run in the background for `docmill server start`,
+`make server` and the tests that need a real server.
+
+Its PREFECT_HOME (database, logs) lives in the project's state folder, its PID in a file
+there, so `docmill server stop` stops exactly the server it started.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_STATE = Path(".state")
+QUIET_ENVIRONMENT = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
+}
+
+
+class ServerError(RuntimeError):
+    """The server could not be started or stopped; the message says why and where to look."""
+
+
+@dataclass(frozen=True)
+class Server:
+    pid: int
+    host: str
+    port: int
+    home: Path
+    log: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _paths(state: Path) -> tuple[Path, Path, Path]:
+    return state / "prefect", state / "prefect-server.pid", state / "prefect-server.log"
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:  # our own child (in tests) must be reaped, or it lingers as a zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running(state: Path = DEFAULT_STATE) -> Server | None:
+    """The server this state folder started, if it is still running."""
+    home, pid_file, log = _paths(state)
+    try:
+        pid, host, port = pid_file.read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return None
+    return Server(int(pid), host, int(port), home, log) if _alive(int(pid)) else None
+
+
+def start(state: Path = DEFAULT_STATE, host: str = "127.0.0.1", port: int = 4200, timeout: float = 300) -> Server:
+    """Start `prefect server start` in the background and wait until its API answers."""
+    existing = running(state)
+    if existing is not None:
+        return existing
+    home, pid_file, log = _paths(state)
+    home.mkdir(parents=True, exist_ok=True)
+    environment = {
+        **os.environ, **QUIET_ENVIRONMENT, "PREFECT_HOME": str(home.resolve()),
+        # the UI calls the API at this address; by default it assumes port 4200
+        "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
+    }
+    environment.pop("PREFECT_API_URL", None)  # the server must not try to talk to another one
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    server = Server(process.pid, host, port, home, log)
+    pid_file.write_text(f"{process.pid} {host} {port}\n", encoding="utf-8")
+    deadline = time.monotonic() + timeout
+    while not _healthy(server.api_url):
+        if process.poll() is not None:
+            pid_file.unlink(missing_ok=True)
+            raise ServerError(f"the Prefect server exited with code {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            stop(state)
+            raise ServerError(f"the Prefect server did not answer within {timeout:g} s; see {log}")
+        time.sleep(0.5)
+    return server
+
+
+def stop(state: Path = DEFAULT_STATE, timeout: float = 30) -> bool:
+    """Stop the server this state folder started; False if none was running."""
+    server = running(state)
+    _, pid_file, _ = _paths(state)
+    if server is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(server.pid):
+        os.killpg(server.pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True
