@@ -15,13 +15,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact,
+)
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from flows.report import summary_rows
+from flows.report import failures_markdown, summary_rows
 from storage.corpus import Corpus, LoadCounts
+from storage.lock import DatabaseBusy, open_with_retry, writer_lock
+from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
@@ -116,7 +121,8 @@ def ingest(
     format: str | None = None,
     text_field: str = "text",
     html_field: str = "html",
-) -> dict:
+    lock_timeout: float = 600,
+) -> dict | State:
     """Ingest documents from files and directories into the DuckDB file ``db``.
 
     Args:
@@ -132,6 +138,8 @@ def ingest(
         format: read every file as this format (txt, html, jsonl, warc) instead of detecting it.
         text_field: JSON Lines field holding plain text.
         html_field: JSON Lines field holding HTML (used when present).
+        lock_timeout: seconds to wait while another run writes ``db`` or another program
+            holds it open; then the run fails, having written nothing.
     """
     logger = get_run_logger()
     if format is not None and format not in FORMATS:
@@ -145,31 +153,55 @@ def ingest(
     logger.info("%d source files, %d cleaning process(es)", len(files), workers)
 
     counts = LoadCounts(documents_failed=len(discover_failures))
-    with Corpus(db) as corpus, _cleaning_pool(workers) as pool:
-        corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
-        corpus.record_failures(run_id, discover_failures)
-        known_sources = {} if force else corpus.source_hashes([file.source for file in files])
-        planned = plan_batches(files, options, known_sources, batch_size)
-        progress, status = _Progress(len(files)), "failed"
-        try:
-            for index, plan, batch in _cleaned(planned, corpus, force, spec, pool, window=2 * workers):
-                loaded = _load(index, corpus, run_id, plan.attach(batch))
-                counts.add(loaded)
-                logger.info(
-                    "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
-                    index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
-                    loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
-                )
-                for failure in plan.failures + batch.failures:
-                    logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
-                progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
-            status = "completed"
-        finally:
-            progress.close()
-            corpus.finish_run(run_id, status, counts)
-        summary = corpus.run_summary(run_id)
+    try:
+        with writer_lock(db, run_id, lock_timeout):
+            opened = open_with_retry(db, lambda: Corpus(db), lock_timeout)
+            with opened as corpus, _cleaning_pool(workers) as pool:
+                corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
+                corpus.record_failures(run_id, discover_failures)
+                known_sources = {} if force else corpus.source_hashes([file.source for file in files])
+                planned = plan_batches(files, options, known_sources, batch_size)
+                progress, status = _Progress(len(files)), "failed"
+                try:
+                    for index, plan, batch in _cleaned(planned, corpus, force, spec, pool, window=2 * workers):
+                        loaded = _load(index, corpus, run_id, plan.attach(batch))
+                        counts.add(loaded)
+                        logger.info(
+                            "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
+                            index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
+                            loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
+                        )
+                        for failure in plan.failures + batch.failures:
+                            logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
+                        progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
+                    status = "completed"
+                finally:
+                    progress.close()
+                    corpus.finish_run(run_id, status, counts)
+                summary = corpus.run_summary(run_id)
+            _refresh_search_index(db, summary)
+    except DatabaseBusy as busy:
+        logger.error("%s", busy)
+        return Failed(message=str(busy))
     create_table_artifact(summary_rows(summary), key="ingest-summary", description=f"docmill ingest into {db}")
+    if summary.get("failures"):
+        create_markdown_artifact(failures_markdown(summary["failures"]), key="ingest-failures",
+                                 description="Sources this run could not ingest")
     return summary
+
+
+def _refresh_search_index(db: str, summary: dict) -> None:
+    """Rebuild the full-text index if the run changed documents: DuckDB's fts index is not
+    incremental. Search is secondary, so a failure is a warning and the run stays completed."""
+    if not any(summary.get(key) for key in ("documents_new", "documents_updated", "documents_deleted")):
+        return
+    logger = get_run_logger()
+    try:
+        built = rebuild_index(db)
+    except Exception as error:
+        logger.warning("search index not rebuilt: %s (run `docmill reindex --db %s`)", error, db)
+        return
+    logger.info("search index rebuilt: %d paragraphs in %.2f s", built.paragraphs, built.seconds)
 
 
 def _load(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:

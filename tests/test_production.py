@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -199,3 +200,26 @@ def test_database_held_open_elsewhere_gets_a_clear_message_then_a_retry(client_e
         assert "documents new                       2" in waited.stdout
     finally:
         holder.kill()
+
+
+def test_serve_runs_the_schedule_in_one_process_and_does_not_pause_it(client_env):
+    serve = subprocess.Popen([*DOCMILL, "serve", "nightly"], cwd=ROOT, env=client_env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with api_client(client_env) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    served = client.read_deployment_by_name("ingest/nightly-served")
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline and serve.poll() is None, serve.stdout.read()
+                    time.sleep(1)
+            assert [s.schedule.cron for s in served.schedules] == ["0 2 * * *"]
+            assert served.parameters == deployment_spec("nightly")["parameters"]
+            serve.send_signal(signal.SIGINT)
+            serve.wait(timeout=60)
+            assert client.read_deployment_by_name("ingest/nightly-served").paused is False
+    finally:
+        if serve.poll() is None:
+            serve.kill()

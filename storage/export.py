@@ -1,0 +1,41 @@
+"""``docmill export``: the clean corpus, one row per document with its final text and
+metadata (the ``clean_documents`` view), written by DuckDB's COPY, which streams: memory
+does not grow with the corpus."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from storage.query import DEFAULT_WAIT, QueryError, connect
+
+# A name ending in .gz (out.jsonl.gz) is compressed by DuckDB.
+FORMATS = {"parquet": "FORMAT parquet, COMPRESSION zstd", "jsonl": "FORMAT json"}
+SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+def format_for(path: str | Path) -> str | None:
+    """The export format a file name implies (``corpus.jsonl.gz`` is jsonl), if any."""
+    return SUFFIXES.get(Path(Path(path).name.removesuffix(".gz")).suffix)
+
+
+def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs: Sequence[str] = (),
+                  where: str | None = None, wait: float = DEFAULT_WAIT) -> int:
+    """Write the documents of ``clean_documents`` in the given languages (all if none) that
+    satisfy the SQL condition ``where`` to ``out``; return how many were written."""
+    if output_format not in FORMATS:
+        raise QueryError(f"unknown export format {output_format!r}: use one of {', '.join(FORMATS)}")
+    condition = f" AND ({where})" if where else ""
+    target = str(out).replace("'", "''")
+    with connect(db, wait=wait) as con:
+        try:
+            return con.execute(
+                f"""
+                COPY (SELECT * FROM clean_documents WHERE (len($langs) = 0 OR list_contains($langs, lang)){condition})
+                TO '{target}' ({FORMATS[output_format]})
+                """,
+                {"langs": list(langs)},
+            ).fetchone()[0]
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
