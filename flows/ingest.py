@@ -28,6 +28,8 @@ from storage.corpus import Corpus, LoadCounts
 from storage.lock import DatabaseBusy, open_with_retry, writer_lock
 from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
+from tasks.dedup import TIERS, DedupParams
+from tasks.neardup import DEFAULT_NEAR_THRESHOLD
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
 from tasks.records import BatchResult, Failure, SourceFile
@@ -122,6 +124,8 @@ def ingest(
     text_field: str = "text",
     html_field: str = "html",
     lock_timeout: float = 600,
+    dedup_tiers: list[str] | None = None,
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD,
 ) -> dict | State:
     """Ingest documents from files and directories into the DuckDB file ``db``.
 
@@ -140,6 +144,9 @@ def ingest(
         html_field: JSON Lines field holding HTML (used when present).
         lock_timeout: seconds to wait while another run writes ``db`` or another program
             holds it open; then the run fails, having written nothing.
+        dedup_tiers: which paragraph dedup tiers run: exact, teaser, near (default: all three).
+        near_threshold: how alike a near-duplicate must be: the share of character 5-grams it
+            shares with its original (Jaccard similarity), in (0, 1].
     """
     logger = get_run_logger()
     if format is not None and format not in FORMATS:
@@ -147,6 +154,7 @@ def ingest(
     run_id = str(flow_run.id)
     spec = RuleSpec(tuple(rules or ()), tuple(disable_rules or ()))
     load_rules(spec)  # fail fast on a bad rule file, before any work
+    dedup = DedupParams(TIERS if dedup_tiers is None else tuple(dedup_tiers), near_threshold)  # fails fast too
     options = ReadOptions(format=format, text_field=text_field, html_field=html_field)
     files, discover_failures = discover_sources(sources, include or (), exclude or ())
     workers = _worker_count(workers, files)
@@ -155,7 +163,7 @@ def ingest(
     counts = LoadCounts(documents_failed=len(discover_failures))
     try:
         with writer_lock(db, run_id, lock_timeout):
-            opened = open_with_retry(db, lambda: Corpus(db), lock_timeout)
+            opened = open_with_retry(db, lambda: Corpus(db, dedup), lock_timeout)
             with opened as corpus, _cleaning_pool(workers) as pool:
                 corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
                 corpus.record_failures(run_id, discover_failures)

@@ -2,24 +2,36 @@
 speaks SQL to the DuckDB file.
 
 Each batch loads in one transaction from Arrow tables, so a crash leaves whole batches or
-nothing. Corpus-wide exact dedup is resolved here, in SQL, for every fingerprint a batch
-touches: the first occurrence in corpus order (documents.seq, then position) is kept and
-every other points at it. Re-resolving touched fingerprints on each load is what keeps
-duplicate pointers from dangling when a document is replaced.
+nothing. Corpus-wide dedup (exact, teaser, near-duplicate) is resolved here, in corpus
+order (documents.seq, then position): SQL joins fetch the earlier paragraphs that share
+an exact fingerprint, a teaser prefix or an LSH band key with the batch, and the pure
+``mark_duplicates`` (tasks/dedup.py, the same code ``docmill clean`` runs) resolves the
+batch against them. When documents are replaced or deleted, the paragraphs that pointed
+into them are resolved again, and so, in rounds, are later paragraphs sharing a key with
+one whose fate changed: pointers never dangle and always point at a kept paragraph.
 """
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from tasks.records import BatchResult, Document, Failure, SourceDone
+from tasks.dedup import EXACT, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates, \
+    sign_paragraphs
+from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceDone
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
+# DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
+# would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
+# tables anyway, and reads them back from the OS page cache as fast.
+WRITER_MEMORY_LIMIT = "512MB"
 
 
 class SchemaError(RuntimeError):
@@ -70,7 +82,16 @@ _PARAGRAPH_SCHEMA = pa.schema(
         ("lang", pa.string()),
         ("lang_prob", pa.float64()),
         ("fingerprint", pa.uint64()),
+        ("dup_kind", pa.string()),
+        ("similarity", pa.float64()),
+        ("pid", pa.int64()),
+        ("prefix_fingerprint", pa.uint64()),
     ]
+)
+_BAND_SCHEMA = pa.schema([("band", pa.uint64()), ("pid", pa.int64())])
+_RESOLUTION_SCHEMA = pa.schema(
+    [("pid", pa.int64()), ("status", pa.string()), ("dup_kind", pa.string()), ("dup_of_doc", pa.string()),
+     ("dup_of_position", pa.int32()), ("similarity", pa.float64())]
 )
 _FAILURE_SCHEMA = pa.schema([(name, pa.string()) for name in ("source", "stage", "error_type", "message")])
 
@@ -94,17 +115,30 @@ def _last_of_each(documents: Sequence[Document]) -> list[Document]:
     return list({doc.doc_id: doc for doc in documents}.values())
 
 
-def _paragraphs_table(documents: Sequence[Document]) -> pa.Table:
+def _paragraphs_table(documents: Sequence[Document], seqs: dict[str, int]) -> pa.Table:
     columns = {name: [] for name in _PARAGRAPH_SCHEMA.names}
     for doc in documents:
+        first = seqs[doc.doc_id] * SEQ_SHIFT
         for p in doc.paragraphs:
             row = (
                 doc.doc_id, p.position, p.text, p.status, p.removed_by, p.dup_of_doc,
-                p.dup_of_position, p.lang, p.lang_prob, p.fingerprint,
+                p.dup_of_position, p.lang, p.lang_prob, p.fingerprint, p.dup_kind, p.similarity,
+                first + p.position, p.prefix_fingerprint,
             )
             for name, value in zip(_PARAGRAPH_SCHEMA.names, row):
                 columns[name].append(value)
     return pa.table(columns, schema=_PARAGRAPH_SCHEMA)
+
+
+def _bands_table(paragraphs: Iterable[tuple[int, Paragraph]]) -> pa.Table:
+    """Band keys of the kept paragraphs among (pid, paragraph) pairs: only originals are
+    candidates, and leaving duplicates out shrinks what every batch's lookup scans."""
+    bands, pids = [], []
+    for pid, p in paragraphs:
+        if p.bands and p.status == KEPT:
+            bands.extend(p.bands)
+            pids.extend([pid] * len(p.bands))
+    return pa.table({"band": pa.array(bands, pa.uint64()), "pid": pa.array(pids, pa.int64())}, schema=_BAND_SCHEMA)
 
 
 def _rows_table(rows: Sequence[tuple], schema: pa.Schema) -> pa.Table:
@@ -119,12 +153,286 @@ def _sources_table(done: Sequence[SourceDone]) -> pa.Table:
     return _rows_table([(d.source, d.content_hash, d.size, d.format, d.complete) for d in done], _SOURCE_SCHEMA)
 
 
-class Corpus:
-    """A docmill database opened for writing. Use as a context manager."""
+@dataclass(slots=True)
+class _Known:
+    """A paragraph outside the documents being resolved that shares a key with them: the
+    first occurrence of a fingerprint (``first``) and/or an original (kept) paragraph, with
+    the keys (teaser prefix, band keys) under which they look it up."""
 
-    def __init__(self, path: str | Path):
+    pid: int
+    first: tuple[int, Origin] | None = None
+    original: Original | None = None
+    prefix: int | None = None
+    bands: list[int] | None = None
+
+    def enter(self, index: SeenIndex) -> None:
+        if self.first is not None:
+            index.note_first(*self.first)
+        if self.original is not None:
+            index.add_original(self.original, self.prefix, self.bands or ())
+
+
+_Resolved = tuple  # (status, dup_kind, dup_of_doc, dup_of_position, similarity)
+
+
+def _resolved(paragraph: Paragraph) -> _Resolved:
+    return (paragraph.status, paragraph.dup_kind, paragraph.dup_of_doc, paragraph.dup_of_position,
+            paragraph.similarity)
+
+
+class _Resolution:
+    """Corpus-wide dedup of one load, inside its transaction.
+
+    Round one resolves the batch's documents and those whose duplicates pointed into
+    replaced or deleted documents, in corpus order, with ``mark_duplicates`` over an index
+    holding only the earlier paragraphs that share a key with them (three joins). If the
+    load replaced documents (which keep their place in corpus order), later paragraphs
+    sharing a key with a paragraph whose fate changed may now resolve differently: their
+    documents are resolved in the next round, until nothing changes. A load that only
+    appends has nothing later, hence one round."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, params: DedupParams):
+        self.con, self.params = con, params
+
+    def run(self, documents: Sequence[Document], seqs: dict[str, int], pointing: Sequence[str], replacing: bool) -> None:
+        dirty = {doc.doc_id: (seqs[doc.doc_id], list(doc.paragraphs)) for doc in documents}
+        dirty.update(self._load(pointing))
+        affected = set(seqs)
+        new = True
+        while dirty:
+            before = {(doc_id, p.position): _resolved(p) for doc_id, (_, ps) in dirty.items() if doc_id not in seqs
+                      for p in ps}
+            self._sweep(dirty)
+            changed = [(doc_id, seq, p) for doc_id, (seq, ps) in dirty.items() for p in ps
+                       if (new and doc_id in seqs) or before.get((doc_id, p.position)) != _resolved(p)]
+            if new:
+                self._insert(documents, seqs)
+            self._update([(seq, p) for doc_id, seq, p in changed if not (new and doc_id in seqs)])
+            affected.update(doc_id for doc_id, _, _ in changed)
+            dirty = self._later(changed, dirty) if replacing and changed else {}
+            new = False
+        self.con.register("affected_table", pa.table({"doc_id": pa.array(sorted(affected), pa.string())}))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE affected_documents AS SELECT doc_id FROM affected_table")
+        self.con.unregister("affected_table")
+
+    # --- one round ------------------------------------------------------------------------
+
+    def _sweep(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> None:
+        """Resolve the dirty documents in corpus order, entering each earlier known
+        paragraph into the index just before the first document that comes after it."""
+        known = self._known(dirty)
+        store: dict = {}
+        index, entered = SeenIndex(store), 0
+        with _cyclic_gc_paused():
+            for doc_id, (seq, paragraphs) in sorted(dirty.items(), key=lambda item: item[1][0]):
+                while entered < len(known) and known[entered].pid < seq * SEQ_SHIFT:
+                    known[entered].enter(index)
+                    entered += 1
+                mark_duplicates(doc_id, paragraphs, store, self.params)
+
+    def _known(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> list[_Known]:
+        live = [p for _, ps in dirty.values() for p in ps if p.status != "removed" and p.fingerprint is not None]
+        tiers = self.params.tiers
+        wanted = {
+            "dirty_docs": pa.table({"doc_id": pa.array(list(dirty), pa.string())}),
+            "wanted_fingerprints": _keys_table({p.fingerprint for p in live} if EXACT in tiers else ()),
+            "wanted_prefixes": _keys_table(
+                {p.prefix_fingerprint for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)}
+                if TEASER in tiers else ()
+            ),
+            "wanted_bands": _keys_table({b for p in live for b in p.bands or ()} if NEAR in tiers else ()),
+        }
+        for name, table in wanted.items():
+            self.con.register(name, table)
+        try:
+            known: dict[int, _Known] = {}
+            self._known_firsts(known, wanted["wanted_fingerprints"].num_rows)
+            self._known_originals(known, wanted["wanted_prefixes"].num_rows, wanted["wanted_bands"].num_rows)
+        finally:
+            for name in wanted:
+                self.con.unregister(name)
+        return sorted(known.values(), key=lambda entry: entry.pid)
+
+    def _known_firsts(self, known: dict[int, _Known], wanted: int) -> None:
+        """The first occurrence, outside the dirty documents, of each fingerprint they hold."""
+        if not wanted:
+            return
+        rows = self.con.execute(
+            """
+            WITH firsts AS (
+                SELECT min(pid) AS pid FROM paragraphs
+                WHERE fingerprint IN (SELECT key FROM wanted_fingerprints) AND status <> 'removed'
+                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)
+                GROUP BY fingerprint
+            )
+            SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity
+            FROM paragraphs SEMI JOIN firsts USING (pid)
+            """
+        ).fetchall()
+        for pid, fingerprint, doc_id, position, status, kind, dup_doc, dup_position, similarity in rows:
+            origin = (Origin(doc_id, position, EXACT, 1.0) if status == KEPT
+                      else Origin(dup_doc, dup_position, kind, similarity))
+            known.setdefault(pid, _Known(pid)).first = (fingerprint, origin)
+
+    def _known_originals(self, known: dict[int, _Known], prefixes: int, bands: int) -> None:
+        """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
+        lookups = []
+        if prefixes:
+            lookups.append("""
+                SELECT pid, prefix_fingerprint AS prefix, NULL::UBIGINT[] AS bands FROM paragraphs
+                WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes)""")
+        if bands:
+            lookups.append("""
+                SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM paragraph_bands
+                WHERE band IN (SELECT key FROM wanted_bands) GROUP BY pid""")
+        if not lookups:
+            return
+        rows = self.con.execute(
+            f"""
+            SELECT p.pid, p.doc_id, p.position, p.text, any_value(m.prefix), flatten(list(m.bands))
+            FROM ({" UNION ALL ".join(lookups)}) m JOIN paragraphs p USING (pid)
+            WHERE p.status = 'kept' AND p.doc_id NOT IN (SELECT doc_id FROM dirty_docs)
+            GROUP BY ALL
+            """
+        ).fetchall()
+        for pid, doc_id, position, text, prefix, band_list in rows:
+            entry = known.setdefault(pid, _Known(pid))
+            entry.original, entry.prefix, entry.bands = Original(doc_id, position, text), prefix, band_list
+
+    # --- reading and writing paragraphs ---------------------------------------------------------
+
+    def _load(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list[Paragraph]]]:
+        """Stored documents' paragraphs that take part in dedup, signed again (the band
+        table holds originals only; these may be duplicates)."""
+        doc_ids = list(doc_ids)
+        if not doc_ids:
+            return {}
+        self.con.register("load_docs", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
+        try:
+            rows = self.con.execute(
+                """
+                SELECT p.doc_id, d.seq, p.position, p.text, p.status, p.dup_kind, p.dup_of_doc, p.dup_of_position,
+                       p.similarity
+                FROM paragraphs p JOIN documents d USING (doc_id) SEMI JOIN load_docs USING (doc_id)
+                WHERE p.status <> 'removed'
+                ORDER BY p.pid
+                """
+            ).fetchall()
+        finally:
+            self.con.unregister("load_docs")
+        loaded: dict[str, tuple[int, list[Paragraph]]] = {}
+        for doc_id, seq, position, text, status, kind, dup_doc, dup_position, similarity in rows:
+            paragraph = Paragraph(position, text, status, dup_of_doc=dup_doc, dup_of_position=dup_position,
+                                  dup_kind=kind, similarity=similarity)
+            loaded.setdefault(doc_id, (seq, []))[1].append(paragraph)
+        for _, paragraphs in loaded.values():
+            sign_paragraphs(paragraphs)
+        return loaded
+
+    def _insert(self, documents: Sequence[Document], seqs: dict[str, int]) -> None:
+        staged = {
+            "staged_paragraphs": _paragraphs_table(documents, seqs),
+            "staged_bands": _bands_table(
+                (seqs[doc.doc_id] * SEQ_SHIFT + p.position, p) for doc in documents for p in doc.paragraphs
+            ),
+        }
+        for name, table in staged.items():
+            self.con.register(name, table)
+        try:
+            self.con.execute("INSERT INTO paragraphs BY NAME SELECT * FROM staged_paragraphs")
+            self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM staged_bands")
+        finally:
+            for name in staged:
+                self.con.unregister(name)
+
+    def _update(self, changed: Sequence[tuple[int, Paragraph]]) -> None:
+        if not changed:
+            return
+        rows = [(seq * SEQ_SHIFT + p.position, *_resolved(p)) for seq, p in changed]
+        staged = {
+            "staged_resolution": _rows_table(rows, _RESOLUTION_SCHEMA),
+            "staged_bands": _bands_table((seq * SEQ_SHIFT + p.position, p) for seq, p in changed),
+        }
+        for name, table in staged.items():
+            self.con.register(name, table)
+        try:
+            self.con.execute(
+                """
+                UPDATE paragraphs SET status = r.status, dup_kind = r.dup_kind, dup_of_doc = r.dup_of_doc,
+                    dup_of_position = r.dup_of_position, similarity = r.similarity
+                FROM staged_resolution r WHERE paragraphs.pid = r.pid
+                """
+            )
+            # The band table holds the originals: those that became duplicates leave it, and
+            # those that became originals (or stay so) are in it once.
+            self.con.execute("DELETE FROM paragraph_bands WHERE pid IN (SELECT pid FROM staged_resolution)")
+            self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM staged_bands")
+        finally:
+            for name in staged:
+                self.con.unregister(name)
+
+    def _later(self, changed: Sequence[tuple[str, int, Paragraph]], done: dict) -> dict[str, tuple[int, list[Paragraph]]]:
+        """Documents after the first changed paragraph, not resolved this round, with a
+        paragraph pointing at a changed one or sharing a key with it (an exact fingerprint,
+        a teaser prefix, or a band key of an original: the band table holds originals only,
+        so a later duplicate keeps its original, kept and earlier, rather than move to a new
+        earlier one; the exact tier is followed to the letter)."""
+        paragraphs = [p for _, _, p in changed]
+        tables = {
+            "done_docs": pa.table({"doc_id": pa.array(list(done), pa.string())}),
+            "changed_pids": pa.table({"pid": pa.array([seq * SEQ_SHIFT + p.position for _, seq, p in changed],
+                                                      pa.int64())}),
+            "changed_fingerprints": _keys_table({p.fingerprint for p in paragraphs if p.fingerprint is not None}),
+            "changed_prefixes": _keys_table({p.prefix_fingerprint for p in paragraphs if p.prefix_fingerprint is not None}),
+            "changed_bands": _keys_table({b for p in paragraphs for b in p.bands or ()}),
+        }
+        for name, table in tables.items():
+            self.con.register(name, table)
+        try:
+            doc_ids = [row[0] for row in self.con.execute(
+                """
+                SELECT DISTINCT doc_id FROM paragraphs
+                WHERE status <> 'removed' AND pid > $after AND doc_id NOT IN (SELECT doc_id FROM done_docs)
+                  AND (fingerprint IN (SELECT key FROM changed_fingerprints)
+                       OR prefix_fingerprint IN (SELECT key FROM changed_prefixes)
+                       OR pid IN (SELECT pid FROM paragraph_bands WHERE band IN (SELECT key FROM changed_bands))
+                       OR (dup_of_doc, dup_of_position) IN (
+                           SELECT (doc_id, position) FROM paragraphs WHERE pid IN (SELECT pid FROM changed_pids)))
+                """,
+                {"after": min(seq * SEQ_SHIFT + p.position for _, seq, p in changed)},
+            ).fetchall()]
+        finally:
+            for name in tables:
+                self.con.unregister(name)
+        return self._load(doc_ids)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Resolution allocates many small objects and frees them by reference counting; on
+    each allocation threshold Python's cyclic collector would walk the writer's whole heap
+    (the batch, Prefect's objects): 15 µs a paragraph, measured (bench/neardup.py)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _keys_table(keys: Iterable[int]) -> pa.Table:
+    return pa.table({"key": pa.array(list(keys), pa.uint64())})
+
+
+class Corpus:
+    """A docmill database opened for writing. Use as a context manager. ``dedup`` says which
+    dedup tiers run on loads, and the near-duplicate threshold."""
+
+    def __init__(self, path: str | Path, dedup: DedupParams = DedupParams()):
         self.path = str(path)
-        self.con = duckdb.connect(self.path)
+        self.dedup = dedup
+        self.con = duckdb.connect(self.path, config={"memory_limit": WRITER_MEMORY_LIMIT})
         self._apply_schema()
 
     def __enter__(self) -> Corpus:
@@ -140,18 +448,72 @@ class Corpus:
         found = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'docmill_meta'"
         ).fetchone()[0]
+        version = None
         if found:
-            version = self.con.execute("SELECT value FROM docmill_meta WHERE key = 'schema_version'").fetchone()
-            if version and int(version[0]) > SCHEMA_VERSION:
+            row = self.con.execute("SELECT value FROM docmill_meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else None
+            if version and version > SCHEMA_VERSION:
                 raise SchemaError(
-                    f"{self.path} has schema version {version[0]}; this docmill reads up to {SCHEMA_VERSION}"
+                    f"{self.path} has schema version {version}; this docmill reads up to {SCHEMA_VERSION}"
                 )
         self.con.execute("BEGIN")
+        if version == 1:
+            self._add_v2_columns()
         self.con.execute(schema_sql())
+        if version == 1:
+            self._sign_stored_paragraphs()
         self.con.execute(
             "INSERT OR REPLACE INTO docmill_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
         self.con.execute("COMMIT")
+
+    def _add_v2_columns(self) -> None:
+        """Version 1 had exact dedup only: add what the teaser and near-duplicate tiers need."""
+        for table, column, type_ in (("documents", "dup_of_doc", "VARCHAR"), ("paragraphs", "similarity", "DOUBLE"),
+                                     ("paragraphs", "pid", "BIGINT"), ("paragraphs", "prefix_fingerprint", "UBIGINT")):
+            self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_}")
+        self.con.execute(
+            """
+            UPDATE paragraphs SET pid = d.seq * $shift + paragraphs.position,
+                similarity = CASE WHEN paragraphs.status = 'duplicate' THEN 1.0 END
+            FROM documents d WHERE d.doc_id = paragraphs.doc_id
+            """,
+            {"shift": SEQ_SHIFT},
+        )
+
+    def _sign_stored_paragraphs(self, chunk: int = 20_000) -> None:
+        """Fingerprint stored paragraphs again (the key now drops "read more" tails), and
+        compute their teaser prefixes and the band keys of the kept ones, so that later loads
+        find their near-duplicates. Their resolutions (exact, from version 1) stay."""
+        after = -1
+        while True:
+            rows = self.con.execute(
+                "SELECT pid, text, status FROM paragraphs WHERE status <> 'removed' AND pid > ? ORDER BY pid LIMIT ?",
+                [after, chunk],
+            ).fetchall()
+            if not rows:
+                return
+            pids = [pid for pid, _, _ in rows]
+            paragraphs = [Paragraph(0, text, status) for _, text, status in rows]
+            sign_paragraphs(paragraphs)
+            signed = {
+                "signed": pa.table({
+                    "pid": pa.array(pids, pa.int64()),
+                    "fingerprint": pa.array([p.fingerprint for p in paragraphs], pa.uint64()),
+                    "prefix": pa.array([p.prefix_fingerprint for p in paragraphs], pa.uint64()),
+                }),
+                "signed_bands": _bands_table(zip(pids, paragraphs)),
+            }
+            for name, table in signed.items():
+                self.con.register(name, table)
+            self.con.execute(
+                "UPDATE paragraphs SET fingerprint = s.fingerprint, prefix_fingerprint = s.prefix "
+                "FROM signed s WHERE paragraphs.pid = s.pid"
+            )
+            self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM signed_bands")
+            for name in signed:
+                self.con.unregister(name)
+            after = pids[-1]
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -230,7 +592,6 @@ class Corpus:
         )
         staged = {
             "staged_documents": _documents_table(documents),
-            "staged_paragraphs": _paragraphs_table(documents),
             "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
             "staged_sources": _sources_table(batch.sources_done),
         }
@@ -238,9 +599,10 @@ class Corpus:
             self.con.register(name, table)
         try:
             self.con.execute("BEGIN")
+            last_seq = self.con.execute("SELECT coalesce(max(seq), 0) FROM documents").fetchone()[0]
             counts.documents_updated = self._upsert_documents(run_id)
             counts.documents_new = len(documents) - counts.documents_updated
-            counts.documents_deleted = self._replace_paragraphs(run_id)
+            counts.documents_deleted = self._replace_paragraphs(run_id, documents, last_seq)
             self._refresh_documents()
             self._record_sources(run_id)
             self.record_failures(run_id, batch.failures)
@@ -268,20 +630,22 @@ class Corpus:
         ).fetchone()[0]
         self.con.execute(
             """
-            INSERT INTO documents
-            SELECT s.doc_id, (SELECT coalesce(max(seq), 0) FROM documents) + 1 + s.ord, s.source, s.locator,
-                   s.format, s.extractor, s.url, s.title, s.author, TRY_CAST(s.published AS DATE), s.site_name,
-                   s.description, s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ), s.lang, s.lang_prob, '',
-                   s.content_hash, 0, 0, 0, 0, $run_id, $run_id, now(), now()
+            INSERT INTO documents BY NAME
+            SELECT s.doc_id, (SELECT coalesce(max(seq), 0) FROM documents) + 1 + s.ord AS seq, s.source, s.locator,
+                   s.format, s.extractor, s.url, s.title, s.author, TRY_CAST(s.published AS DATE) AS published,
+                   s.site_name, s.description, s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at,
+                   s.lang, s.lang_prob, '' AS text, s.content_hash, 0 AS n_paragraphs, 0 AS n_kept, 0 AS n_removed,
+                   0 AS n_duplicate, $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at,
+                   now() AS updated_at
             FROM staged_documents s ANTI JOIN documents d USING (doc_id)
             """,
             {"run_id": run_id},
         )
         return updated
 
-    def _replace_paragraphs(self, run_id: str) -> int:
-        """Swap in the staged paragraphs, drop documents their re-read source no longer
-        holds, and re-resolve every fingerprint that came or went. Returns documents deleted."""
+    def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> int:
+        """Swap in the batch's paragraphs, drop documents their re-read source no longer
+        holds, and resolve duplicates for everything that came or went. Returns documents deleted."""
         self.con.execute(
             """
             CREATE OR REPLACE TEMP TABLE stale AS
@@ -290,80 +654,42 @@ class Corpus:
             """,
             [run_id],
         )
+        # Documents whose old paragraphs go: replaced ones (loaded before this batch) and stale ones.
         self.con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE touched AS
-            SELECT DISTINCT fingerprint FROM (
-                SELECT fingerprint FROM paragraphs
-                WHERE doc_id IN (SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)
-                UNION ALL SELECT fingerprint FROM staged_paragraphs
-            ) WHERE fingerprint IS NOT NULL
-            """
+            CREATE OR REPLACE TEMP TABLE gone AS
+            SELECT doc_id, seq FROM documents
+            WHERE seq <= ? AND doc_id IN (SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)
+            """,
+            [last_seq],
         )
-        self.con.execute(
-            "DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)"
-        )
+        replacing = self.con.execute("SELECT count(*) FROM gone").fetchone()[0] > 0
+        pointing: list[str] = []
+        if replacing:
+            pointing = [row[0] for row in self.con.execute(
+                """
+                SELECT DISTINCT doc_id FROM paragraphs
+                WHERE status = 'duplicate' AND dup_of_doc IN (SELECT doc_id FROM gone)
+                  AND doc_id NOT IN (SELECT doc_id FROM gone)
+                """
+            ).fetchall()]
+            self.con.execute("DELETE FROM paragraph_bands WHERE pid // ? IN (SELECT seq FROM gone)", [SEQ_SHIFT])
+            self.con.execute("DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM gone)")
         deleted = self.con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM stale)").fetchone()[0]
-        self.con.execute(
-            """
-            INSERT INTO paragraphs
-            SELECT doc_id, position, text, status, removed_by,
-                   CASE WHEN status = 'duplicate' THEN 'exact' END,
-                   dup_of_doc, dup_of_position, lang, lang_prob, fingerprint
-            FROM staged_paragraphs
-            """
-        )
-        self._resolve_duplicates()
+        seqs = dict(self.con.execute(
+            "SELECT doc_id, seq FROM documents WHERE doc_id IN (SELECT doc_id FROM staged_documents)"
+        ).fetchall())
+        _Resolution(self.con, self.dedup).run(documents, seqs, pointing, replacing)
         return deleted
 
-    def _resolve_duplicates(self) -> None:
-        self.con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE resolution AS
-            WITH ranked AS (
-                SELECT p.doc_id, p.position,
-                       row_number() OVER w AS rank,
-                       first_value(p.doc_id) OVER w AS first_doc,
-                       first_value(p.position) OVER w AS first_position
-                FROM paragraphs p JOIN documents d USING (doc_id) SEMI JOIN touched USING (fingerprint)
-                WHERE p.status <> 'removed'
-                WINDOW w AS (PARTITION BY p.fingerprint ORDER BY d.seq, p.position)
-            )
-            SELECT doc_id, position,
-                   CASE WHEN rank = 1 THEN 'kept' ELSE 'duplicate' END AS status,
-                   CASE WHEN rank > 1 THEN 'exact' END AS dup_kind,
-                   CASE WHEN rank > 1 THEN first_doc END AS dup_of_doc,
-                   CASE WHEN rank > 1 THEN first_position END AS dup_of_position
-            FROM ranked
-            """
-        )
-        self.con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE affected_documents AS
-            SELECT DISTINCT r.doc_id FROM resolution r JOIN paragraphs p USING (doc_id, position)
-            WHERE p.status IS DISTINCT FROM r.status OR p.dup_of_doc IS DISTINCT FROM r.dup_of_doc
-               OR p.dup_of_position IS DISTINCT FROM r.dup_of_position
-            UNION SELECT doc_id FROM staged_documents
-            """
-        )
-        self.con.execute(
-            """
-            UPDATE paragraphs SET status = r.status, dup_kind = r.dup_kind,
-                dup_of_doc = r.dup_of_doc, dup_of_position = r.dup_of_position
-            FROM resolution r
-            WHERE paragraphs.doc_id = r.doc_id AND paragraphs.position = r.position
-              AND (paragraphs.status IS DISTINCT FROM r.status
-                   OR paragraphs.dup_of_doc IS DISTINCT FROM r.dup_of_doc
-                   OR paragraphs.dup_of_position IS DISTINCT FROM r.dup_of_position)
-            """
-        )
-
     def _refresh_documents(self) -> None:
-        """Recompute final text and counts of every document whose paragraphs changed."""
+        """Recompute final text, counts and the document each repeats, for every document
+        whose paragraphs changed."""
         self.con.execute(
             """
-            UPDATE documents SET text = a.text, n_paragraphs = a.n_paragraphs, n_kept = a.n_kept,
-                n_removed = a.n_removed, n_duplicate = a.n_duplicate, updated_at = now()
+            UPDATE documents SET text = u.text, n_paragraphs = u.n_paragraphs, n_kept = u.n_kept,
+                n_removed = u.n_removed, n_duplicate = u.n_duplicate,
+                dup_of_doc = CASE WHEN u.n_kept = 0 THEN u.repeats END, updated_at = now()
             FROM (
                 SELECT doc_id,
                        coalesce(string_agg(text, chr(10) || chr(10) ORDER BY position)
@@ -371,12 +697,21 @@ class Corpus:
                        count(*) AS n_paragraphs,
                        count(*) FILTER (WHERE status = 'kept') AS n_kept,
                        count(*) FILTER (WHERE status = 'removed') AS n_removed,
-                       count(*) FILTER (WHERE status = 'duplicate') AS n_duplicate
-                FROM paragraphs SEMI JOIN affected_documents USING (doc_id)
+                       count(*) FILTER (WHERE status = 'duplicate') AS n_duplicate,
+                       -- The document most duplicates point at; on a tie, the one pointed at first.
+                       arg_max(dup_of_doc, pointers * $shift - first_position) FILTER (WHERE status = 'duplicate')
+                           AS repeats
+                FROM (
+                    SELECT doc_id, position, text, status, dup_of_doc,
+                           count(*) OVER (PARTITION BY doc_id, status, dup_of_doc) AS pointers,
+                           min(position) OVER (PARTITION BY doc_id, status, dup_of_doc) AS first_position
+                    FROM paragraphs SEMI JOIN affected_documents USING (doc_id)
+                )
                 GROUP BY doc_id
-            ) a
-            WHERE documents.doc_id = a.doc_id
-            """
+            ) u
+            WHERE documents.doc_id = u.doc_id
+            """,
+            {"shift": SEQ_SHIFT},
         )
 
     def _record_sources(self, run_id: str) -> None:

@@ -1,6 +1,6 @@
--- docmill schema, version 1 (kept in docmill_meta.schema_version).
+-- docmill schema, version 2 (kept in docmill_meta.schema_version).
 --
--- Five tables and a handful of views. Everything a user may query is described here;
+-- Six tables and a handful of views. Everything a user may query is described here;
 -- the README's "Tables" section mirrors it. Statements are idempotent (IF NOT EXISTS /
 -- OR REPLACE) so opening a database applies the schema without touching data.
 
@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS documents (
     run_id        VARCHAR NOT NULL,     -- the run that last loaded or changed this document
     seen_run_id   VARCHAR NOT NULL,     -- the last run that found it in its source, changed or not
     ingested_at   TIMESTAMPTZ NOT NULL, -- first loaded
-    updated_at    TIMESTAMPTZ NOT NULL  -- last (re)loaded or re-resolved
+    updated_at    TIMESTAMPTZ NOT NULL, -- last (re)loaded or re-resolved
+    dup_of_doc    VARCHAR               -- when every paragraph it keeps is a duplicate (n_kept = 0,
+                                        --   n_duplicate > 0): the document most of them repeat
 );
 
 -- Every paragraph of every document, removed ones included: nothing is silently deleted.
@@ -47,12 +49,27 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     text            VARCHAR NOT NULL,   -- normalised text (NFC, entities unescaped, spaces collapsed)
     status          VARCHAR NOT NULL CHECK (status IN ('kept', 'removed', 'duplicate')),
     removed_by      VARCHAR,            -- the boilerplate rule that removed it (status = 'removed')
-    dup_kind        VARCHAR,            -- 'exact' for status = 'duplicate' (room for 'teaser', 'near')
-    dup_of_doc      VARCHAR,            -- where it was first seen: a duplicate's original, or the
-    dup_of_position INTEGER,            --   paragraph a truncated_repeat teaser repeats
+    dup_kind        VARCHAR,            -- for status = 'duplicate', how it repeats its original: 'exact'
+                                        --   (same normalised text), 'teaser' (its beginning, cut off with
+                                        --   an ellipsis), 'near' (5-gram Jaccard >= the run's threshold)
+    dup_of_doc      VARCHAR,            -- where it was first seen: a duplicate's original (always a kept
+    dup_of_position INTEGER,            --   paragraph), or the paragraph a truncated_repeat teaser repeats
     lang            VARCHAR NOT NULL,   -- per kept paragraph; 'und' for removed or too-short ones
     lang_prob       DOUBLE,
-    fingerprint     UBIGINT             -- 64-bit hash of the normalised text; NULL if too short to dedup
+    fingerprint     UBIGINT,            -- 64-bit hash of the normalised text; NULL if too short to dedup
+    similarity      DOUBLE,             -- for duplicates: 1.0 exact; teaser: share of the original it
+                                        --   repeats; near: 5-gram Jaccard similarity with the original
+    pid             BIGINT,             -- corpus order: documents.seq * 2^32 + position
+    prefix_fingerprint UBIGINT          -- hash of the normalised text's first 40 characters (teaser
+                                        --   lookup); NULL if shorter or removed
+);
+
+-- The near-duplicate index: MinHash LSH band keys (20 per paragraph of 50+ normalised
+-- characters that is not boilerplate). Paragraphs sharing a band key are candidates,
+-- confirmed on their texts.
+CREATE TABLE IF NOT EXISTS paragraph_bands (
+    band  UBIGINT NOT NULL,
+    pid   BIGINT NOT NULL               -- paragraphs.pid
 );
 
 -- One row per source file read to its end: what lets an unchanged file be skipped unread.
@@ -151,3 +168,62 @@ SELECT r.run_id, r.run_name, r.status, r.started_at, r.finished_at,
        r.paragraphs_kept, r.paragraphs_removed, r.paragraphs_duplicate, r.sources
 FROM runs r
 ORDER BY r.started_at DESC;
+
+-- Views for ad-hoc questions (docmill query / stats).
+
+-- Each document with the site it comes from: its URL's host (without "www."), else its
+-- site name, else the folder of its source file (a local crawl or export's directory).
+CREATE OR REPLACE VIEW document_sites AS
+SELECT doc_id,
+       coalesce(nullif(regexp_extract(lower(url), '^[a-z][a-z0-9+.-]*://(?:www\.)?([^/:?#]+)', 1), ''),
+                site_name, regexp_replace(source, '/[^/]*$', '')) AS site,
+       source, title, lang, n_kept, n_removed, n_duplicate
+FROM documents;
+
+-- Per site: documents, paragraphs by fate, the share removed as boilerplate, and the
+-- site's usual language (the commonest among its documents that have one).
+CREATE OR REPLACE VIEW sites AS
+SELECT site, count(*) AS documents,
+       sum(n_kept)::BIGINT AS kept_paragraphs, sum(n_removed)::BIGINT AS removed_paragraphs,
+       sum(n_duplicate)::BIGINT AS duplicate_paragraphs,
+       round(sum(n_removed) / nullif(sum(n_kept + n_removed + n_duplicate), 0), 3) AS removed_share,
+       mode(lang) FILTER (WHERE lang <> 'und') AS usual_lang
+FROM document_sites
+GROUP BY site
+ORDER BY removed_paragraphs DESC, site;
+
+-- Boilerplate removed, by rule and by the language of the document it came from.
+CREATE OR REPLACE VIEW boilerplate_by_rule_and_language AS
+SELECT p.removed_by AS rule, d.lang, count(*) AS paragraphs, count(DISTINCT p.doc_id) AS documents
+FROM paragraphs p JOIN documents d USING (doc_id)
+WHERE p.status = 'removed'
+GROUP BY ALL
+ORDER BY rule, paragraphs DESC, lang;
+
+-- Each paragraph the corpus holds more than once: the original (the copy kept), how many
+-- copies there are in all, and in how many documents.
+CREATE OR REPLACE VIEW repeated_paragraphs AS
+SELECT o.doc_id, o.position, o.text, count(*) + 1 AS copies,
+       count(DISTINCT d.doc_id) FILTER (WHERE d.doc_id <> o.doc_id) + 1 AS documents
+FROM paragraphs d JOIN paragraphs o ON o.doc_id = d.dup_of_doc AND o.position = d.dup_of_position
+WHERE d.status = 'duplicate'
+GROUP BY o.doc_id, o.position, o.text
+ORDER BY copies DESC, documents DESC, o.doc_id, o.position;
+
+-- Runs per day (of their start, in the session's time zone) and what they changed.
+CREATE OR REPLACE VIEW runs_by_day AS
+SELECT started_at::DATE AS day, count(*) AS runs, count(*) FILTER (WHERE status = 'failed') AS failed_runs,
+       sum(documents_new)::BIGINT AS documents_new, sum(documents_updated)::BIGINT AS documents_updated,
+       sum(documents_deleted)::BIGINT AS documents_deleted, sum(documents_failed)::BIGINT AS documents_failed,
+       sum(paragraphs_kept)::BIGINT AS paragraphs_kept
+FROM runs
+GROUP BY day
+ORDER BY day DESC;
+
+-- Failures by stage: how many, from how many sources and runs, the latest, and an example.
+CREATE OR REPLACE VIEW failures_by_stage AS
+SELECT stage, count(*) AS failures, count(DISTINCT source) AS sources, count(DISTINCT run_id) AS runs,
+       max(failed_at) AS last_failed_at, min(message) AS example
+FROM failures
+GROUP BY stage
+ORDER BY failures DESC, stage;

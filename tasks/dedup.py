@@ -1,21 +1,54 @@
-"""Exact paragraph deduplication after normalisation.
+"""Paragraph deduplication in three tiers, in corpus order: normalised exact, teaser
+(a paragraph cut off with an ellipsis), near-duplicate (MinHash LSH, confirmed on the texts).
 
-This is the in-memory implementation, used within a document and by ``docmill clean``
-across the files it is given. The database applies the same rule across the whole corpus
-and across runs (storage/corpus.py); tests check that both agree.
+``sign_paragraphs`` computes what each tier looks paragraphs up by (workers do it);
+``mark_duplicates`` resolves a document against what came before it. This is the
+in-memory implementation, used within a document by workers and across the files given
+to ``docmill clean``. The database runs the very same ``mark_duplicates`` over the
+documents a load touches, with the earlier paragraphs those share keys with fetched by
+SQL joins (storage/corpus.py); tests check that both agree.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 import unicodedata
-from collections.abc import Iterable, MutableMapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
 
-from tasks.records import DUPLICATE, KEPT, Paragraph
+from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity
+from tasks.records import DUPLICATE, KEPT, REMOVED, Paragraph
 
 # Shorter normalised texts ("Oui.", "Sport", a date) repeat innocently across documents.
 MIN_DEDUP_CHARS = 20
+# A teaser is looked up by the hash of its first characters: it must have this many.
+TEASER_MIN_CHARS = 40
 
-FirstSeen = MutableMapping[int, tuple[str, int]]
+EXACT, TEASER, NEAR = "exact", "teaser", "near"
+TIERS = (EXACT, TEASER, NEAR)
+
+# "Read more" and share prompts that sites glue to the end of a paragraph, as dedup_key
+# spells them. A paragraph repeated with one of these is the same paragraph.
+_TAILS = (
+    "read more", "continue reading", "read the full story", "read the full article", "share this article",
+    "share on facebook", "share on twitter", "share on x", "share on linkedin",
+    "lire la suite", "lire aussi", "en savoir plus", "partager cet article", "partager sur facebook",
+    "partager sur twitter", "partager sur x",
+    "weiterlesen", "mehr lesen", "mehr erfahren", "artikel teilen", "auf facebook teilen", "auf x teilen",
+    "leer más", "seguir leyendo", "compartir este artículo", "compartir en facebook", "compartir en twitter",
+    "leggi tutto", "continua a leggere", "condividi su facebook", "leia mais", "continue lendo",
+    "lees meer", "lees verder", "czytaj dalej", "czytaj więcej", "читать далее", "подробнее",
+    "阅读全文", "阅读更多", "查看全文", "分享到微信", "分享到微博", "続きを読む", "もっと見る", "記事をシェア",
+    "この記事をシェア",
+)
+_TAILS = tuple(sorted(_TAILS, key=len, reverse=True))  # "この記事をシェア" before "記事をシェア"
+# Left between a paragraph and its tail once punctuation is folded: "… | Read more", "→ Share".
+_SEPARATORS = " |/→>+~*=-"
+_ELLIPSIS = re.compile(r"\.{3,}|…")
+
+FirstSeen = MutableMapping
 
 
 class _PunctuationToSpace(dict):
@@ -41,20 +74,262 @@ def dedup_key(text: str) -> str:
     return " ".join(folded.split())
 
 
-def fingerprint(text: str) -> int | None:
-    """64-bit fingerprint of ``dedup_key(text)``, or None if too short to deduplicate."""
+def _without_tails(key: str) -> str:
+    """``key`` less the known tails at its end. A tail in Latin or Cyrillic letters must
+    start a word: "prices spread more" does not end in "read more"."""
+    stripped = key.endswith(_TAILS)  # one C call settles almost every paragraph
+    while stripped:
+        stripped = False
+        for tail in _TAILS:
+            cut = len(key) - len(tail)
+            if key.endswith(tail) and (cut == 0 or not key[cut - 1].isalnum() or ord(tail[0]) >= 0x2E80):
+                key, stripped = key[:cut].rstrip(_SEPARATORS), True
+                break
+    return key
+
+
+def content_key(text: str) -> str:
+    """``dedup_key`` less trailing "read more" or share prompts (a paragraph that is
+    nothing but one keeps it: that is for the boilerplate rules to judge)."""
     key = dedup_key(text)
-    if len(key) < MIN_DEDUP_CHARS:
-        return None
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+    return _without_tails(key) or key
 
 
-def mark_duplicates(doc_id: str, paragraphs: Iterable[Paragraph], first_seen: FirstSeen) -> None:
-    """Mark kept paragraphs already in ``first_seen`` as duplicates; record the others there."""
+def _hash64(key: str, tier: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=tier).digest(), "big")
+
+
+def fingerprint(text: str) -> int | None:
+    """64-bit fingerprint of ``content_key(text)``, or None if too short to deduplicate."""
+    key = content_key(text)
+    return _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
+
+
+def is_teaser(text: str) -> bool:
+    """Ends in an ellipsis, perhaps followed by a closing quote or a "read more" prompt."""
+    if "…" not in text and "..." not in text:
+        return False
+    *_, last = _ELLIPSIS.finditer(text)
+    return not _without_tails(dedup_key(text[last.end() :]))
+
+
+def sign_paragraphs(paragraphs: Sequence[Paragraph]) -> None:
+    """Set each paragraph's exact fingerprint, and for those that are not boilerplate, the
+    prefix fingerprint teasers are looked up by and the near-duplicate band keys."""
+    live = [p for p in paragraphs if p.status != REMOVED]
+    keys = [content_key(p.text) for p in live]
     for paragraph in paragraphs:
-        if paragraph.status != KEPT or paragraph.fingerprint is None:
-            continue
-        origin = first_seen.setdefault(paragraph.fingerprint, (doc_id, paragraph.position))
-        if origin != (doc_id, paragraph.position):
-            paragraph.status = DUPLICATE
-            paragraph.dup_of_doc, paragraph.dup_of_position = origin
+        if paragraph.status == REMOVED:
+            paragraph.fingerprint = fingerprint(paragraph.text)
+    for paragraph, key, bands in zip(live, keys, band_keys(keys)):
+        paragraph.fingerprint = _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
+        paragraph.prefix_fingerprint = prefix_fingerprint(key)
+        paragraph.bands = bands
+
+
+def prefix_fingerprint(key: str) -> int | None:
+    """Hash of the first ``TEASER_MIN_CHARS`` characters of a dedup key, None if shorter."""
+    return _hash64(key[:TEASER_MIN_CHARS], b"prefix") if len(key) >= TEASER_MIN_CHARS else None
+
+
+# --- resolution ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DedupParams:
+    """Which tiers run and how alike a near-duplicate must be (5-gram Jaccard)."""
+
+    tiers: tuple[str, ...] = TIERS
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD
+
+    def __post_init__(self) -> None:
+        unknown = set(self.tiers) - set(TIERS)
+        if unknown:
+            raise ValueError(f"unknown dedup tiers {sorted(unknown)}; known: {', '.join(TIERS)}")
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise ValueError(f"near_threshold must be in (0, 1], not {self.near_threshold}")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a duplicate points: the original paragraph, how it repeats it, how alike."""
+
+    doc_id: str
+    position: int
+    kind: str
+    similarity: float
+
+
+class Original:
+    """A kept paragraph later ones may repeat. ``order`` is its rank in corpus order."""
+
+    __slots__ = ("doc_id", "position", "text", "order", "_comparable")
+
+    def __init__(self, doc_id: str, position: int, text: str):
+        self.doc_id, self.position, self.text, self.order = doc_id, position, text, 0
+        self._comparable: Comparable | None = None
+
+    @property
+    def comparable(self) -> Comparable:
+        if self._comparable is None:
+            self._comparable = Comparable(content_key(self.text))
+        return self._comparable
+
+
+class SeenIndex:
+    """What dedup has seen, in corpus order: the first occurrence of each exact
+    fingerprint, and the originals by teaser prefix and by band key. It lives in the
+    mapping the caller shares across calls (one dict per tier in it), so that a plain
+    dict is the whole in-memory index.
+
+    A prefix or band key holds one Original, or a tuple of them when several share it:
+    almost every band key is held by one paragraph, and a list per key would triple the
+    objects Python's garbage collector walks (measured: 40% of the resolution time)."""
+
+    def __init__(self, store: MutableMapping):
+        self.firsts: dict[int, Origin] = store.setdefault(EXACT, {})
+        self.prefixes: dict[int, Original | tuple[Original, ...]] = store.setdefault(TEASER, {})
+        self.bands: dict[int, Original | tuple[Original, ...]] = store.setdefault(NEAR, {})
+        self.ranks: Iterator[int] = store.setdefault("rank", itertools.count())
+
+    def first(self, fingerprint_: int) -> Origin | None:
+        return self.firsts.get(fingerprint_)
+
+    def note_first(self, fingerprint_: int | None, origin: Origin) -> None:
+        if fingerprint_ is not None:
+            self.firsts.setdefault(fingerprint_, origin)
+
+    def add_original(self, original: Original, prefix: int | None, bands: Iterable[int]) -> None:
+        original.order = next(self.ranks)
+        for keys, key in itertools.chain(((self.bands, band) for band in bands),
+                                         () if prefix is None else ((self.prefixes, prefix),)):
+            held = keys.setdefault(key, original)
+            if held is not original:
+                keys[key] = (*held, original) if isinstance(held, tuple) else (held, original)
+
+    def teaser_sources(self, prefix: int) -> tuple[Original, ...]:
+        held = self.prefixes.get(prefix, ())
+        return held if isinstance(held, tuple) else (held,)
+
+    def near_sources(self, bands: Iterable[int]) -> list[Original]:
+        """Originals sharing a band key, in corpus order."""
+        found = [held for held in map(self.bands.get, bands) if held is not None]
+        if len(found) == 1 and not isinstance(found[0], tuple):
+            return found
+        unique = {original for held in found for original in (held if isinstance(held, tuple) else (held,))}
+        return sorted(unique, key=lambda original: original.order)
+
+
+def _mark(paragraph: Paragraph, origin: Origin) -> None:
+    paragraph.status = DUPLICATE
+    paragraph.dup_of_doc, paragraph.dup_of_position = origin.doc_id, origin.position
+    paragraph.dup_kind, paragraph.similarity = origin.kind, origin.similarity
+
+
+def _origin_of(doc_id: str, paragraph: Paragraph) -> Origin:
+    """Where copies of this paragraph point: itself if kept, else its own original."""
+    if paragraph.status == KEPT:
+        return Origin(doc_id, paragraph.position, EXACT, 1.0)
+    return Origin(paragraph.dup_of_doc, paragraph.dup_of_position, paragraph.dup_kind, paragraph.similarity)
+
+
+def _teaser_origin(me: Comparable, sources: Iterable[Original]) -> Origin | None:
+    """The first original the teaser is the beginning of (perhaps cut mid-word)."""
+    for source in sources:
+        key = source.comparable.key
+        if len(key) > len(me.key) and key.startswith(me.key):
+            return Origin(source.doc_id, source.position, TEASER, len(me.key) / len(key))
+    return None
+
+
+def _near_origin(me: Comparable, sources: Iterable[Original], threshold: float) -> Origin | None:
+    """The first original, in corpus order, confirmed alike on the texts."""
+    for source in sources:
+        similarity = near_similarity(me, source.comparable)
+        if similarity >= threshold:
+            return Origin(source.doc_id, source.position, NEAR, round(similarity, 4))
+    return None
+
+
+class _Resolver:
+    """Resolves one document's paragraphs against the index, then records its originals."""
+
+    def __init__(self, doc_id: str, paragraphs: Sequence[Paragraph], index: SeenIndex, params: DedupParams):
+        self.doc_id, self.paragraphs, self.index, self.params = doc_id, paragraphs, index, params
+        self.held: list[Paragraph] = []  # teasers whose original may come later in the document
+
+    def run(self) -> None:
+        for paragraph in self.paragraphs:
+            if paragraph.status not in (KEPT, DUPLICATE) or paragraph.fingerprint is None:
+                continue  # boilerplate stays as the rules labelled it
+            paragraph.status, paragraph.dup_of_doc, paragraph.dup_of_position = KEPT, None, None
+            paragraph.dup_kind = paragraph.similarity = None
+            self._resolve(paragraph)
+        for teaser in self.held:
+            self._resolve_held(teaser)
+
+    def _resolve(self, paragraph: Paragraph) -> None:
+        origin = self.index.first(paragraph.fingerprint) if EXACT in self.params.tiers else None
+        prefix = paragraph.prefix_fingerprint
+        if origin is None and TEASER in self.params.tiers and prefix is not None and is_teaser(paragraph.text):
+            origin = _teaser_origin(Comparable(content_key(paragraph.text)), self.index.teaser_sources(prefix))
+            if origin is None:
+                self.held.append(paragraph)
+                return
+        self._settle(paragraph, origin or self._near(paragraph))
+
+    def _near(self, paragraph: Paragraph) -> Origin | None:
+        if NEAR not in self.params.tiers or not paragraph.bands:
+            return None
+        sources = self.index.near_sources(paragraph.bands)
+        if not sources:
+            return None
+        return _near_origin(Comparable(content_key(paragraph.text)), sources, self.params.near_threshold)
+
+    def _resolve_held(self, teaser: Paragraph) -> None:
+        """A teaser with no earlier original: the first later paragraph of the document
+        it begins (or that paragraph's original, if it is a duplicate itself)."""
+        origin = self.index.first(teaser.fingerprint) if EXACT in self.params.tiers else None
+        if origin is None:
+            me = Comparable(content_key(teaser.text))
+            later = [p for p in self.paragraphs if p.position > teaser.position and p.status != REMOVED
+                     and p.fingerprint is not None]
+            for paragraph in later:
+                key = content_key(paragraph.text)
+                if len(key) > len(me.key) and key.startswith(me.key):
+                    target = _origin_of(self.doc_id, paragraph)
+                    origin = Origin(target.doc_id, target.position, TEASER, len(me.key) / len(key))
+                    break
+        self._settle(teaser, origin or self._near(teaser))
+
+    def _settle(self, paragraph: Paragraph, origin: Origin | None) -> None:
+        if origin is None:
+            self.index.add_original(
+                Original(self.doc_id, paragraph.position, paragraph.text), paragraph.prefix_fingerprint,
+                paragraph.bands or (),
+            )
+        else:
+            _mark(paragraph, origin)
+        self.index.note_first(paragraph.fingerprint, _origin_of(self.doc_id, paragraph))
+
+
+def mark_duplicates(
+    doc_id: str, paragraphs: Sequence[Paragraph], first_seen: FirstSeen, params: DedupParams = DedupParams()
+) -> None:
+    """Resolve a document's paragraphs (not the boilerplate) in order against ``first_seen``,
+    the index of what came before (see SeenIndex; pass the same dict for every document
+    to deduplicate across them), and record its originals there.
+
+    Tiers, in this order: the exact fingerprint was seen (the duplicate points where the
+    first occurrence points: itself, or its own original); a teaser ending in an ellipsis
+    begins an earlier original, or else a later paragraph of its own document; a near-
+    duplicate of an earlier original (the first one, in corpus order, confirmed alike)."""
+    _Resolver(doc_id, paragraphs, SeenIndex(first_seen), params).run()
+
+
+def repeated_document(paragraphs: Sequence[Paragraph]) -> str | None:
+    """The document this one repeats, when none of its paragraphs is kept and some are
+    duplicates: the one most of them point at (on a tie, the one pointed at first)."""
+    if any(p.status == KEPT for p in paragraphs):
+        return None
+    pointed = Counter(p.dup_of_doc for p in paragraphs if p.status == DUPLICATE)
+    return pointed.most_common(1)[0][0] if pointed else None

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from tasks.boilerplate import Rule, RuleSpec, label_boilerplate, load_rules
-from tasks.dedup import FirstSeen, fingerprint, mark_duplicates
+from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_paragraphs
 from tasks.html import NoContent, extract_html, split_markers
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
@@ -84,8 +84,8 @@ def clean_record(record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen
     else:
         text = payload if isinstance(payload, str) else decode(payload)
     paragraphs = clean_paragraphs(text, rules, removed)
+    sign_paragraphs(paragraphs)
     for paragraph in paragraphs:
-        paragraph.fingerprint = fingerprint(paragraph.text)
         if paragraph.dup_of_position is not None:
             paragraph.dup_of_doc = record.doc_id
     document = Document(
@@ -94,6 +94,7 @@ def clean_record(record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen
     )
     _detect(document)
     mark_duplicates(record.doc_id, paragraphs, {} if first_seen is None else first_seen)
+    document.dup_of_doc = repeated_document(paragraphs)
     return document
 
 

@@ -28,6 +28,11 @@ class Paragraph:
     lang_prob: float | None = None
     # 64-bit fingerprint of the normalised text; None when too short to take part in dedup.
     fingerprint: int | None = None
+    dup_kind: str | None = None  # how a duplicate repeats its original: exact | teaser | near
+    similarity: float | None = None  # how alike a duplicate and its original are (1.0 for exact)
+    # What the teaser and near-duplicate tiers look paragraphs up by (tasks/dedup.py):
+    prefix_fingerprint: int | None = None  # hash of the normalised text's first 40 characters
+    bands: tuple[int, ...] | None = None  # MinHash LSH band keys; None when too short
 
     @property
     def is_output(self) -> bool:
@@ -77,6 +82,7 @@ class Document:
     format: str = "txt"
     extractor: str = "plain"  # plain | trafilatura | beautifulsoup
     meta: Metadata = field(default_factory=Metadata)
+    dup_of_doc: str | None = None  # the document it repeats, when all its kept paragraphs are duplicates
 
     @property
     def text(self) -> str:
