@@ -232,6 +232,8 @@ def _as_json(doc, path: str, names: dict[str, str]) -> dict:
                 "removed_by": p.removed_by,
                 "dup_of": None if p.dup_of_position is None
                 else {"doc_id": p.dup_of_doc, "file": names.get(p.dup_of_doc), "position": p.dup_of_position},
+                "dup_kind": p.dup_kind,
+                "similarity": p.similarity,
                 "lang": p.lang,
             }
             for p in doc.paragraphs

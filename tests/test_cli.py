@@ -33,7 +33,7 @@ def test_clean_json_contract():
                            "site_name", "page_lang", "fetched_at", "lang", "lang_prob", "paragraphs"}
     assert second["lang"] == "fr" and second["title"].startswith("Sergueï Choïgou")
     last = second["paragraphs"][-1]
-    assert set(last) == {"position", "text", "status", "removed_by", "dup_of", "lang"}
+    assert set(last) == {"position", "text", "status", "removed_by", "dup_of", "dup_kind", "similarity", "lang"}
     assert (last["status"], last["removed_by"]) == ("removed", "truncated_repeat")
     assert last["dup_of"] == {"doc_id": second["doc_id"], "file": second["file"], "position": 6}
 
