@@ -21,16 +21,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WORDS = {
-    "en": "the government said on monday that its new plan would cut costs for families and schools "
-          "while officials in the region warned that prices could rise again before the winter".split(),
-    "fr": "le gouvernement a annoncé lundi que son nouveau plan réduirait les coûts pour les familles "
-          "et les écoles tandis que les responsables de la région ont averti que les prix pourraient".split(),
-    "de": "die regierung hat am montag erklärt dass ihr neuer plan die kosten für familien und schulen "
-          "senken werde während beamte in der region warnten dass die preise wieder steigen könnten".split(),
-    "es": "el gobierno dijo el lunes que su nuevo plan reduciría los costes para las familias y las escuelas "
-          "mientras que los responsables de la región advirtieron que los precios podrían subir".split(),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Realistic word frequencies (a core vocabulary plus a long Zipf tail), shared with the
+# near-duplicate bench: from a few dozen words alone, unrelated paragraphs would share so
+# many 5-grams that every paragraph became a near-duplicate candidate of every other.
+from neardup import _LEXICONS  # noqa: E402
+
+LANGUAGES = ("en", "fr", "de", "es")
 BOILERPLATE = [
     "Rechercher", "Search", "Share on Facebook", "Lire aussi : Les prix de l'énergie en hausse",
     "Le ministre lors d'une conférence de presse à Paris, le 5 août 2024. Photo AFP",
@@ -39,8 +36,8 @@ BOILERPLATE = [
 
 
 def sentence(rng: random.Random, lang: str) -> str:
-    words = rng.choices(WORDS[lang], k=rng.randint(12, 28))
-    return " ".join(words).capitalize() + "."
+    words, cumulative = _LEXICONS[lang]
+    return " ".join(rng.choices(words, cum_weights=cumulative, k=rng.randint(12, 28))).capitalize() + "."
 
 
 def paragraph(rng: random.Random, lang: str) -> str:
@@ -50,10 +47,10 @@ def paragraph(rng: random.Random, lang: str) -> str:
 def generate(folder: Path, documents: int, seed: int) -> int:
     """Write the corpus; return how many paragraphs it has."""
     rng = random.Random(seed)
-    wire = {lang: [paragraph(rng, lang) for _ in range(200)] for lang in WORDS}
+    wire = {lang: [paragraph(rng, lang) for _ in range(200)] for lang in LANGUAGES}
     total = 0
     for i in range(documents):
-        lang = rng.choice(list(WORDS))
+        lang = rng.choice(LANGUAGES)
         body = [paragraph(rng, lang) if rng.random() > 0.1 else rng.choice(wire[lang]) for _ in range(rng.randint(6, 14))]
         lines = [rng.choice(BOILERPLATE)] if rng.random() < 0.5 else []
         lines += [sentence(rng, lang).rstrip("."), *body]
