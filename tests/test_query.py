@@ -18,12 +18,15 @@ import pytest
 from storage.corpus import Corpus
 from storage.query import Column, connect, render_table, run_query
 from storage.search import highlight, rebuild_index, snippet
+from tasks.reading import doc_id_for
 
 from conftest import ROOT, SAMPLES
 from test_cli import docmill
 from test_storage import load, write_docs
 
-CHOIGOU_DOC = "917028a013a0aa5a"  # samples/001_…: "Sergueï Choïgou en Iran pour réaffirmer le soutien de Moscou"
+# samples/001_…: "Sergueï Choïgou en Iran pour réaffirmer le soutien de Moscou"; its id derives
+# from the file's URI, so from where this checkout lives.
+CHOIGOU_DOC = doc_id_for((SAMPLES / "001_1169cbb8d4b3db09.txt").resolve().as_uri())
 
 
 def ingest(db: Path, *paths, run_id: str = "run") -> None:
