@@ -169,23 +169,8 @@ def ingest(
                 corpus.record_failures(run_id, discover_failures)
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
-                progress, status = _Progress(len(files)), "failed"
-                try:
-                    for index, plan, batch in _cleaned(planned, corpus, force, spec, pool, window=2 * workers):
-                        loaded = _load(index, corpus, run_id, plan.attach(batch))
-                        counts.add(loaded)
-                        logger.info(
-                            "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
-                            index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
-                            loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
-                        )
-                        for failure in plan.failures + batch.failures:
-                            logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
-                        progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
-                    status = "completed"
-                finally:
-                    progress.close()
-                    corpus.finish_run(run_id, status, counts)
+                cleaned = _cleaned(planned, corpus, force, spec, pool, window=2 * workers)
+                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)))
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
     except DatabaseBusy as busy:
@@ -196,6 +181,31 @@ def ingest(
         create_markdown_artifact(failures_markdown(summary["failures"]), key="ingest-failures",
                                  description="Sources this run could not ingest")
     return summary
+
+
+def _load_all(
+    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], corpus: Corpus, run_id: str, counts: LoadCounts,
+    progress: _Progress,
+) -> None:
+    """Load the cleaned batches in order, one INFO line each; the run is recorded completed,
+    or failed if anything escapes."""
+    logger, status = get_run_logger(), "failed"
+    try:
+        for index, plan, batch in cleaned:
+            loaded = _load(index, corpus, run_id, plan.attach(batch))
+            counts.add(loaded)
+            logger.info(
+                "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
+                index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
+                loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
+            )
+            for failure in plan.failures + batch.failures:
+                logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
+            progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
+        status = "completed"
+    finally:
+        progress.close()
+        corpus.finish_run(run_id, status, counts)
 
 
 def _refresh_search_index(db: str, summary: dict) -> None:
