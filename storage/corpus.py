@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -211,9 +211,9 @@ class _Resolution:
             affected.update(doc_id for doc_id, _, _ in changed)
             dirty = self._later(changed, dirty) if replacing and changed else {}
             new = False
-        self.con.register("affected_table", pa.table({"doc_id": pa.array(sorted(affected), pa.string())}))
-        self.con.execute("CREATE OR REPLACE TEMP TABLE affected_documents AS SELECT doc_id FROM affected_table")
-        self.con.unregister("affected_table")
+        affected_table = pa.table({"doc_id": pa.array(sorted(affected), pa.string())})
+        with _registered(self.con, {"affected_table": affected_table}):
+            self.con.execute("CREATE OR REPLACE TEMP TABLE affected_documents AS SELECT doc_id FROM affected_table")
 
     # --- one round ------------------------------------------------------------------------
 
@@ -242,15 +242,10 @@ class _Resolution:
             ),
             "wanted_bands": _keys_table({b for p in live for b in p.bands or ()} if NEAR in tiers else ()),
         }
-        for name, table in wanted.items():
-            self.con.register(name, table)
-        try:
+        with _registered(self.con, wanted):
             known: dict[int, _Known] = {}
             self._known_firsts(known, wanted["wanted_fingerprints"].num_rows)
             self._known_originals(known, wanted["wanted_prefixes"].num_rows, wanted["wanted_bands"].num_rows)
-        finally:
-            for name in wanted:
-                self.con.unregister(name)
         return sorted(known.values(), key=lambda entry: entry.pid)
 
     def _known_firsts(self, known: dict[int, _Known], wanted: int) -> None:
@@ -307,8 +302,7 @@ class _Resolution:
         doc_ids = list(doc_ids)
         if not doc_ids:
             return {}
-        self.con.register("load_docs", pa.table({"doc_id": pa.array(doc_ids, pa.string())}))
-        try:
+        with _registered(self.con, {"load_docs": pa.table({"doc_id": pa.array(doc_ids, pa.string())})}):
             rows = self.con.execute(
                 """
                 SELECT p.doc_id, d.seq, p.position, p.text, p.status, p.dup_kind, p.dup_of_doc, p.dup_of_position,
@@ -318,8 +312,6 @@ class _Resolution:
                 ORDER BY p.pid
                 """
             ).fetchall()
-        finally:
-            self.con.unregister("load_docs")
         loaded: dict[str, tuple[int, list[Paragraph]]] = {}
         for doc_id, seq, position, text, status, kind, dup_doc, dup_position, similarity in rows:
             paragraph = Paragraph(position, text, status, dup_of_doc=dup_doc, dup_of_position=dup_position,
@@ -336,14 +328,9 @@ class _Resolution:
                 (seqs[doc.doc_id] * SEQ_SHIFT + p.position, p) for doc in documents for p in doc.paragraphs
             ),
         }
-        for name, table in staged.items():
-            self.con.register(name, table)
-        try:
+        with _registered(self.con, staged):
             self.con.execute("INSERT INTO paragraphs BY NAME SELECT * FROM staged_paragraphs")
             self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM staged_bands")
-        finally:
-            for name in staged:
-                self.con.unregister(name)
 
     def _update(self, changed: Sequence[tuple[int, Paragraph]]) -> None:
         if not changed:
@@ -353,9 +340,7 @@ class _Resolution:
             "staged_resolution": _rows_table(rows, _RESOLUTION_SCHEMA),
             "staged_bands": _bands_table((seq * SEQ_SHIFT + p.position, p) for seq, p in changed),
         }
-        for name, table in staged.items():
-            self.con.register(name, table)
-        try:
+        with _registered(self.con, staged):
             self.con.execute(
                 """
                 UPDATE paragraphs SET status = r.status, dup_kind = r.dup_kind, dup_of_doc = r.dup_of_doc,
@@ -367,9 +352,6 @@ class _Resolution:
             # those that became originals (or stay so) are in it once.
             self.con.execute("DELETE FROM paragraph_bands WHERE pid IN (SELECT pid FROM staged_resolution)")
             self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM staged_bands")
-        finally:
-            for name in staged:
-                self.con.unregister(name)
 
     def _later(self, changed: Sequence[tuple[str, int, Paragraph]], done: dict) -> dict[str, tuple[int, list[Paragraph]]]:
         """Documents after the first changed paragraph, not resolved this round, with a
@@ -386,9 +368,7 @@ class _Resolution:
             "changed_prefixes": _keys_table({p.prefix_fingerprint for p in paragraphs if p.prefix_fingerprint is not None}),
             "changed_bands": _keys_table({b for p in paragraphs for b in p.bands or ()}),
         }
-        for name, table in tables.items():
-            self.con.register(name, table)
-        try:
+        with _registered(self.con, tables):
             doc_ids = [row[0] for row in self.con.execute(
                 """
                 SELECT DISTINCT doc_id FROM paragraphs
@@ -401,9 +381,6 @@ class _Resolution:
                 """,
                 {"after": min(seq * SEQ_SHIFT + p.position for _, seq, p in changed)},
             ).fetchall()]
-        finally:
-            for name in tables:
-                self.con.unregister(name)
         return self._load(doc_ids)
 
 
@@ -419,6 +396,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> Iterator[None]:
+    """Arrow tables visible to SQL under these names for the block, and gone after it."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in tables:
+            con.unregister(name)
 
 
 def _keys_table(keys: Iterable[int]) -> pa.Table:
@@ -504,15 +493,12 @@ class Corpus:
                 }),
                 "signed_bands": _bands_table(zip(pids, paragraphs)),
             }
-            for name, table in signed.items():
-                self.con.register(name, table)
-            self.con.execute(
-                "UPDATE paragraphs SET fingerprint = s.fingerprint, prefix_fingerprint = s.prefix "
-                "FROM signed s WHERE paragraphs.pid = s.pid"
-            )
-            self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM signed_bands")
-            for name in signed:
-                self.con.unregister(name)
+            with _registered(self.con, signed):
+                self.con.execute(
+                    "UPDATE paragraphs SET fingerprint = s.fingerprint, prefix_fingerprint = s.prefix "
+                    "FROM signed s WHERE paragraphs.pid = s.pid"
+                )
+                self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM signed_bands")
             after = pids[-1]
 
     # --- runs -----------------------------------------------------------------------------
@@ -544,20 +530,17 @@ class Corpus:
 
     def record_failures(self, run_id: str, failures: Sequence[Failure]) -> None:
         if failures:
-            self.con.register("staged_failures", _failures_table(failures))
-            self.con.execute(
-                "INSERT INTO failures SELECT ?, source, stage, error_type, message, now() FROM staged_failures", [run_id]
-            )
-            self.con.unregister("staged_failures")
+            with _registered(self.con, {"staged_failures": _failures_table(failures)}):
+                self.con.execute(
+                    "INSERT INTO failures SELECT ?, source, stage, error_type, message, now() FROM staged_failures",
+                    [run_id],
+                )
 
     def _lookup(self, sql: str, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
-        self.con.register("wanted", pa.table({"key": list(keys)}))
-        try:
+        with _registered(self.con, {"wanted": pa.table({"key": list(keys)})}):
             return dict(self.con.execute(sql).fetchall())
-        finally:
-            self.con.unregister("wanted")
 
     def source_hashes(self, sources: Sequence[str]) -> dict[str, str]:
         """Content hashes of the given files, for those last read to their end."""
@@ -595,24 +578,20 @@ class Corpus:
             "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
             "staged_sources": _sources_table(batch.sources_done),
         }
-        for name, table in staged.items():
-            self.con.register(name, table)
-        try:
-            self.con.execute("BEGIN")
-            last_seq = self.con.execute("SELECT coalesce(max(seq), 0) FROM documents").fetchone()[0]
-            counts.documents_updated = self._upsert_documents(run_id)
-            counts.documents_new = len(documents) - counts.documents_updated
-            counts.documents_deleted = self._replace_paragraphs(run_id, documents, last_seq)
-            self._refresh_documents()
-            self._record_sources(run_id)
-            self.record_failures(run_id, batch.failures)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            for name in staged:
-                self.con.unregister(name)
+        with _registered(self.con, staged):
+            try:
+                self.con.execute("BEGIN")
+                last_seq = self.con.execute("SELECT coalesce(max(seq), 0) FROM documents").fetchone()[0]
+                counts.documents_updated = self._upsert_documents(run_id)
+                counts.documents_new = len(documents) - counts.documents_updated
+                counts.documents_deleted = self._replace_paragraphs(run_id, documents, last_seq)
+                self._refresh_documents()
+                self._record_sources(run_id)
+                self.record_failures(run_id, batch.failures)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
         return counts
 
     def _upsert_documents(self, run_id: str) -> int:
