@@ -14,15 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
-# No network here and no telemetry wanted; the first server-less run migrates a fresh
-# SQLite database, which can take longer than Prefect's 20 s default start-up timeout.
-PREFECT_DEFAULTS = {
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-}
-
-
 def _rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", action="append", default=[], metavar="FILE",
                         help="extra boilerplate rules (TOML); may be repeated")
@@ -130,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    from flows.server import apply_prefect_defaults
+
+    apply_prefect_defaults()
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
     from flows.ingest import ingest
@@ -368,8 +360,9 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    from flows.server import apply_prefect_defaults
+
+    apply_prefect_defaults()
     from flows.serve import serve
 
     serve(args.deployment)

@@ -17,11 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_STATE = Path(".state")
-QUIET_ENVIRONMENT = {
+# No network here and no telemetry wanted; the first server-less run migrates a fresh
+# SQLite database, which can take longer than Prefect's 20 s default start-up timeout.
+PREFECT_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
 }
+
+
+def apply_prefect_defaults() -> None:
+    """Set PREFECT_DEFAULTS in this process's environment, where the user has not; before
+    Prefect is imported, which reads its settings once."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 class ServerError(RuntimeError):
@@ -90,7 +99,7 @@ def start(state: Path = DEFAULT_STATE, host: str = "127.0.0.1", port: int = 4200
     home, pid_file, log = _paths(state)
     home.mkdir(parents=True, exist_ok=True)
     environment = {
-        **os.environ, **QUIET_ENVIRONMENT, "PREFECT_HOME": str(home.resolve()),
+        **os.environ, **PREFECT_DEFAULTS, "PREFECT_HOME": str(home.resolve()),
         # the UI calls the API at this address; by default it assumes port 4200
         "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
     }

@@ -1,18 +1,16 @@
 """Shared fixtures: the samples, a regenerate switch for golden files, Prefect settings."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from flows.server import apply_prefect_defaults
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
-# The same environment the CLI sets: no telemetry, and time for a fresh server to migrate.
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
+apply_prefect_defaults()  # the environment the CLI sets, before any test imports Prefect
 
 
 def records_of(*paths) -> list:

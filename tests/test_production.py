@@ -43,7 +43,7 @@ def live_server(tmp_path_factory):
 def client_env(live_server, tmp_path_factory) -> dict[str, str]:
     """The environment of a person whose shell points at the server."""
     return {
-        **os.environ, **prefect_server.QUIET_ENVIRONMENT,
+        **os.environ, **prefect_server.PREFECT_DEFAULTS,
         "PREFECT_API_URL": live_server.api_url,
         "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-client")),
     }
