@@ -32,7 +32,7 @@ from tasks.dedup import TIERS, DedupParams
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
-from tasks.records import BatchResult, Failure, SourceFile
+from tasks.records import BatchResult, Document, Failure, RawRecord, SourceFile
 from tasks.sources import FORMATS, PlannedBatch, ReadOptions, plan_batches
 
 DEFAULT_BATCH_SIZE = 200
@@ -104,9 +104,13 @@ class _Progress:
             self.bar.stop()
 
 
-def _failures(sources: Iterable[str], stage: str, error: BaseException) -> list[Failure]:
+def _failures(items: Iterable[Document | RawRecord], stage: str, error: BaseException) -> list[Failure]:
+    """One failure per document or record of a batch that failed as a whole."""
     message = f"{type(error).__name__}: {error}"
-    return [Failure(source, stage, type(error).__name__, message) for source in sources]
+    return [
+        Failure(item.source + (f" ({item.locator})" if item.locator else ""), stage, type(error).__name__, message)
+        for item in items
+    ]
 
 
 @flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8))
@@ -227,7 +231,7 @@ def _load(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
     try:
         return load_batch(index, corpus, run_id, quote(batch))
     except Exception as error:
-        failed = _failures([doc.source + (f" ({doc.locator})" if doc.locator else "") for doc in batch.documents], "load", error)
+        failed = _failures(batch.documents, "load", error)
         kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources)
         return load_batch(index, corpus, run_id, quote(kept))
 
@@ -254,5 +258,4 @@ def _result(index: int, plan: PlannedBatch, future) -> tuple[int, PlannedBatch, 
     try:
         return index, plan, future.result()
     except Exception as error:
-        sources = [record.source + (f" ({record.locator})" if record.locator else "") for record in plan.records]
-        return index, plan, BatchResult(failures=_failures(sources, "clean", error))
+        return index, plan, BatchResult(failures=_failures(plan.records, "clean", error))
