@@ -421,7 +421,7 @@ class Corpus:
     def __init__(self, path: str | Path, dedup: DedupParams = DedupParams()):
         self.path = str(path)
         self.dedup = dedup
-        self.con = duckdb.connect(self.path, config={"memory_limit": WRITER_MEMORY_LIMIT})
+        self.con = duckdb.connect(self.path, config={"memory_limit": WRITER_MEMORY_LIMIT, "threads": 1})
         self._apply_schema()
 
     def __enter__(self) -> Corpus:

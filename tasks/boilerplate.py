@@ -28,6 +28,7 @@ ANYWHERE, HEAD, TAIL = "patterns", "head", "tail"
 _RULE_KEYS = {"name", "description", "patterns", "head", "tail", "max_chars", "min_chars", "min_count", "langs",
               "context", "case_sensitive", "markup", "markup_max_chars"}
 _MARKUP_KEYS = {"attr", "pattern", "tag", "up"}
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 class RuleError(ValueError):
@@ -183,9 +184,12 @@ def _compile_markup(entry: dict, rule_at: str) -> MarkupMatcher:
         pattern = re.compile(entry["pattern"], re.IGNORECASE)
     except (re.error, TypeError) as error:
         raise RuleError(f"{rule_at}: bad markup pattern {entry['pattern']!r}: {error}") from None
+    attrs = str(entry["attr"]).split()
+    if not attrs or not all(_ATTRIBUTE_NAME.fullmatch(attr) for attr in attrs):
+        raise RuleError(f"{rule_at}: markup 'attr' must be attribute names separated by spaces, not {entry['attr']!r}")
     tags = entry.get("tag")
     return MarkupMatcher(
-        attrs=tuple(entry["attr"].split()),
+        attrs=tuple(attrs),
         pattern=pattern,
         tags=frozenset(tags.split()) if tags else None,
         up=entry.get("up"),

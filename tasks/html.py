@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import lxml.etree
 import lxml.html
 import trafilatura
 from bs4 import BeautifulSoup
@@ -71,40 +72,61 @@ def _element_text(element: lxml.html.HtmlElement) -> str:
     return f"<{element.tag} {source}>".replace(" >", ">")
 
 
-@lru_cache(maxsize=8)
-def _markup_index(rules: tuple[Rule, ...]) -> dict[str, tuple[re.Pattern[str], list[tuple[MarkupMatcher, Rule]]]]:
+class _MarkupIndex:
     """The rules' markup matchers by attribute, with one combined pattern per attribute, so
-    that the usual case, a class or id token no rule wants, costs one regex search."""
-    grouped: dict[str, list[tuple[MarkupMatcher, Rule]]] = {}
-    for rule in rules:
-        for matcher in rule.markup:
-            for attr in matcher.attrs:
-                grouped.setdefault(attr, []).append((matcher, rule))
-    return {
-        attr: (re.compile("|".join(f"(?:{m.pattern.pattern})" for m, _ in pairs), re.IGNORECASE), pairs)
-        for attr, pairs in grouped.items()
-    }
+    that the usual case, a class or id token no rule wants, costs one regex search, or a
+    dict lookup for a token seen before (class names repeat within and across pages)."""
+
+    _MAX_REMEMBERED_TOKENS = 100_000
+
+    def __init__(self, rules: tuple[Rule, ...]):
+        self.pairs: dict[str, list[tuple[MarkupMatcher, Rule]]] = {}
+        for rule in rules:
+            for matcher in rule.markup:
+                for attr in matcher.attrs:
+                    self.pairs.setdefault(attr, []).append((matcher, rule))
+        self.combined = {
+            attr: re.compile("|".join(f"(?:{m.pattern.pattern})" for m, _ in pairs), re.IGNORECASE)
+            for attr, pairs in self.pairs.items()
+        }
+        # One XPath union: attribute nodes in document order, without building an element
+        # object for every element of the page (lxml.html's class lookup runs in Python).
+        self.xpath = lxml.etree.XPath(" | ".join(f"//@{attr}" for attr in self.pairs)) if self.pairs else None
+        self.wanted: dict[tuple[str, str], bool] = {}
+
+    def wants(self, attr: str, token: str) -> bool:
+        verdict = self.wanted.get((attr, token))
+        if verdict is None:
+            if len(self.wanted) >= self._MAX_REMEMBERED_TOKENS:
+                self.wanted.clear()
+            verdict = self.wanted[(attr, token)] = self.combined[attr].search(token) is not None
+        return verdict
+
+
+@lru_cache(maxsize=8)
+def _markup_index(rules: tuple[Rule, ...]) -> _MarkupIndex:
+    return _MarkupIndex(rules)
 
 
 def _matched_elements(tree: lxml.html.HtmlElement, rules: tuple[Rule, ...]) -> list[tuple[lxml.html.HtmlElement, Rule]]:
     """Elements matched by a markup rule, in document order, each once: one pass over the
-    tree, testing only attributes some rule looks at, token by token."""
-    by_attr = _markup_index(rules)
+    attributes some rule looks at, token by token."""
+    index = _markup_index(rules)
+    if index.xpath is None:
+        return []
     found: dict[int, tuple[lxml.html.HtmlElement, Rule]] = {}
-    for element in tree.iter():
-        for attr, value in element.items():
-            if attr not in by_attr:
+    for value in index.xpath(tree):
+        attr = value.attrname
+        for token in value.split():
+            if not index.wants(attr, token):
                 continue
-            combined, pairs = by_attr[attr]
-            for token in value.split():
-                if not combined.search(token):
-                    continue
-                for matcher, rule in pairs:
-                    if (matcher.tags is None or element.tag in matcher.tags) and matcher.pattern.search(token):
-                        target = element if matcher.up is None else next(element.iterancestors(matcher.up), None)
-                        if target is not None:
-                            found.setdefault(id(target), (target, rule))
-                        break
+            element = value.getparent()
+            for matcher, rule in index.pairs[attr]:
+                if (matcher.tags is None or element.tag in matcher.tags) and matcher.pattern.search(token):
+                    target = element if matcher.up is None else next(element.iterancestors(matcher.up), None)
+                    if target is not None:
+                        found.setdefault(id(target), (target, rule))
+                    break
     return list(found.values())
 
 

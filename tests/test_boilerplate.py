@@ -141,6 +141,7 @@ def test_user_rules_add_replace_and_disable(tmp_path):
         ("[[rule]]\nname = 'both'\npatterns = ['x']\ncontext = 'truncated_repeat'\n", "rule 'both': give either"),
         ("[[rule]]\nname = 'xp'\nmarkup = ['//div']\n", "rule 'xp': each markup entry is a table with 'attr' and 'pattern'"),
         ("[[rule]]\nname = 'mk'\nmarkup = [{attr = 'class', pattern = '('}]\n", "rule 'mk': bad markup pattern '('"),
+        ("[[rule]]\nname = 'at'\nmarkup = [{attr = '@class', pattern = 'x'}]\n", "rule 'at': markup 'attr' must be attribute names"),
         ("disable = ['no_such_rule']\n", "cannot disable unknown rules ['no_such_rule']"),
         ("[[rule]\n", "cannot read rules"),
     ],
