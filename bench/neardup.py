@@ -15,8 +15,8 @@ and with the original it repeats; hard negatives look alike but are different pa
 Deterministic for a given seed. Streams documents: memory holds a bounded pool of recent
 originals, whatever the number of paragraphs.
 
-The run loads the set through the real load path (``Corpus.load_batch``, batches of a few
-hundred documents, each document signed and deduplicated within itself first, as workers
+The run loads the set through the real load path (``Corpus.load_batch``, in groups of
+``LOAD_GROUP_PARAGRAPHS`` paragraphs as the ingest flow's writer does, each document signed and deduplicated within itself first, as workers
 do), then prints precision, recall and F1 per perturbation kind (scored in SQL against the
 labels), CPU-seconds per million paragraphs for the workers' share (signatures, in-document
 resolution) and the writer's (the whole load_batch, DuckDB's threads included), peak RSS
@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.corpus import Corpus  # noqa: E402
+from storage.corpus import LOAD_GROUP_PARAGRAPHS, Corpus  # noqa: E402
 from tasks.dedup import TIERS, DedupParams, mark_duplicates, sign_paragraphs  # noqa: E402
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD  # noqa: E402
 from tasks.normalize import normalize_text  # noqa: E402
@@ -567,19 +567,21 @@ def load(db: Path, labels_csv: Path, args: argparse.Namespace) -> Costs:
         labels_out = csv.writer(out)
         corpus.start_run("bench", "bench", [], {})
         batch: list[Document] = []
+        held = 0
         for name, texts, labels in DevSet(args.seed).documents(10**9):
             batch.append(_document(name, texts, costs))
             labels_out.writerows([name, position, label.kind, label.family, *(label.of or ("", ""))]
                                  for position, label in enumerate(labels))
             costs.paragraphs += len(texts)
             costs.documents += 1
+            held += len(texts)
             done = costs.paragraphs >= args.paragraphs
-            if len(batch) == args.batch_documents or done:
+            if held >= args.load_paragraphs or done:
                 cpu, wall = _cpu(), time.perf_counter()
                 corpus.load_batch("bench", BatchResult(documents=batch))
                 costs.load_cpu += _cpu() - cpu
                 costs.load_wall += time.perf_counter() - wall
-                batch = []
+                batch, held = [], 0
                 if not costs.rss_tenth and costs.paragraphs >= args.paragraphs / 10:
                     costs.rss_tenth = _rss_mib()
                 if not costs.rss_half and costs.paragraphs >= args.paragraphs / 2:
@@ -669,7 +671,8 @@ def index_bytes(db: Path, scratch: Path) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paragraphs", type=int, default=100_000)
-    parser.add_argument("--batch-documents", type=int, default=300, help="documents per load_batch (default 300)")
+    parser.add_argument("--load-paragraphs", type=int, default=LOAD_GROUP_PARAGRAPHS,
+                        help=f"paragraphs per load_batch (default {LOAD_GROUP_PARAGRAPHS}, as the ingest flow)")
     parser.add_argument("--tiers", default=",".join(TIERS), help="comma-separated dedup tiers")
     parser.add_argument("--threshold", type=float, default=DEFAULT_NEAR_THRESHOLD, help="near-duplicate Jaccard")
     parser.add_argument("--seed", type=int, default=1)
@@ -689,8 +692,8 @@ def main() -> None:
         sizes = index_bytes(db, Path(tmp) / "scratch.duckdb")
 
     per_million = 1e6 / costs.paragraphs
-    print(f"{costs.paragraphs} paragraphs in {costs.documents} documents, batches of {args.batch_documents} "
-          f"documents, tiers {args.tiers}, near threshold {args.threshold}")
+    print(f"{costs.paragraphs} paragraphs in {costs.documents} documents, loads of {args.load_paragraphs} paragraphs, "
+          f"tiers {args.tiers}, near threshold {args.threshold}")
     print_quality(rows)
     print("\nCPU-seconds per million paragraphs")
     print(f"  workers: signatures             {costs.sign_cpu * per_million:8.1f}")

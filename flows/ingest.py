@@ -24,7 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.report import failures_markdown, summary_rows
-from storage.corpus import Corpus, LoadCounts
+from storage.corpus import LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts
 from storage.lock import DatabaseBusy, open_with_retry, writer_lock
 from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
@@ -191,25 +191,45 @@ def _load_all(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], corpus: Corpus, run_id: str, counts: LoadCounts,
     progress: _Progress,
 ) -> None:
-    """Load the cleaned batches in order, one INFO line each; the run is recorded completed,
-    or failed if anything escapes."""
+    """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
+    line each; the run is recorded completed, or failed if anything escapes."""
     logger, status = get_run_logger(), "failed"
     try:
-        for index, plan, batch in cleaned:
-            loaded = _load(index, corpus, run_id, plan.attach(batch))
+        for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS):
+            first, last = group[0][0] + 1, group[-1][0] + 1
+            loaded = _load_group(group, corpus, run_id)
             counts.add(loaded)
             logger.info(
-                "batch %d: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
-                index + 1, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
+                "%s: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
+                f"batch {first}" if first == last else f"batches {first}-{last}",
+                loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
                 loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
             )
-            for failure in plan.failures + batch.failures:
-                logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
-            progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
+            for _, plan, batch in group:
+                for failure in batch.failures:
+                    logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
+                progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
         status = "completed"
     finally:
         progress.close()
         corpus.finish_run(run_id, status, counts)
+
+
+def _groups(
+    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], paragraphs: int
+) -> Iterator[list[tuple[int, PlannedBatch, BatchResult]]]:
+    """Consecutive cleaned batches (their reading results attached) holding at least
+    ``paragraphs`` paragraphs, the last group whatever it holds."""
+    group: list[tuple[int, PlannedBatch, BatchResult]] = []
+    held = 0
+    for index, plan, batch in cleaned:
+        group.append((index, plan, plan.attach(batch)))
+        held += batch.paragraph_count
+        if held >= paragraphs:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
 
 
 def _refresh_search_index(db: str, summary: dict) -> None:
@@ -226,14 +246,32 @@ def _refresh_search_index(db: str, summary: dict) -> None:
     logger.info("search index rebuilt: %d paragraphs in %.2f s", built.paragraphs, built.seconds)
 
 
-def _load(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
+def _load_group(group: Sequence[tuple[int, PlannedBatch, BatchResult]], corpus: Corpus, run_id: str) -> LoadCounts:
+    """Load a group of batches in one transaction; if it cannot load, each batch on its
+    own, so that one bad batch costs only its own documents."""
+    merged = BatchResult()
+    for _, _, batch in group:
+        merged.extend(batch)
+    label = f"{group[0][0] + 1}" if len(group) == 1 else f"{group[0][0] + 1}-{group[-1][0] + 1}"
+    if len(group) == 1:
+        return _load(label, corpus, run_id, merged)
+    try:
+        return load_batch(label, corpus, run_id, quote(merged))
+    except Exception:
+        counts = LoadCounts()
+        for index, _, batch in group:
+            counts.add(_load(str(index + 1), corpus, run_id, batch))
+        return counts
+
+
+def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
     """Load a batch; if it cannot load, record its documents as failures and go on."""
     try:
-        return load_batch(index, corpus, run_id, quote(batch))
+        return load_batch(label, corpus, run_id, quote(batch))
     except Exception as error:
         failed = _failures(batch.documents, "load", error)
         kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources)
-        return load_batch(index, corpus, run_id, quote(kept))
+        return load_batch(label, corpus, run_id, quote(kept))
 
 
 def _cleaned(
@@ -246,7 +284,7 @@ def _cleaned(
     for plan in planned:
         sources = sorted({record.source for record in plan.records})
         known = {} if force else corpus.document_hashes(sources)
-        pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
+        pending.append((index, plan, clean_batch.submit(index + 1, quote(plan.records), quote(known), spec, pool)))
         index += 1
         if len(pending) >= window:
             yield _result(*pending.popleft())

@@ -32,6 +32,11 @@ SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corp
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
 # tables anyway, and reads them back from the OS page cache as fast.
 WRITER_MEMORY_LIMIT = "512MB"
+# Each load looks its keys up by scanning the dedup index once (DuckDB joins by hashing, it
+# has no index joins), so the writer loads cleaned batches in groups of about this many
+# paragraphs: the index is scanned ten times less often than batch by batch, and a group
+# holds some megabytes, whatever the corpus size (bench/neardup.py).
+LOAD_GROUP_PARAGRAPHS = 20_000
 
 
 class SchemaError(RuntimeError):

@@ -44,6 +44,6 @@ def clean_batch(
     return pool.submit(clean_batch_core, records, known_hashes, spec).result()
 
 
-@task(name="load-batch", task_run_name="load batch {index}", **_TASK_DEFAULTS)
-def load_batch(index: int, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
+@task(name="load-batch", task_run_name="load batch {label}", **_TASK_DEFAULTS)
+def load_batch(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCounts:
     return corpus.load_batch(run_id, batch)

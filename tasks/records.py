@@ -138,3 +138,16 @@ class BatchResult:
     skipped: int = 0
     sources_done: list[SourceDone] = field(default_factory=list)
     unchanged_sources: list[str] = field(default_factory=list)  # files skipped unread
+
+    def extend(self, later: BatchResult) -> None:
+        """Append a later batch, to load both in one transaction."""
+        self.documents += later.documents
+        self.failures += later.failures
+        self.unchanged += later.unchanged
+        self.skipped += later.skipped
+        self.sources_done += later.sources_done
+        self.unchanged_sources += later.unchanged_sources
+
+    @property
+    def paragraph_count(self) -> int:
+        return sum(len(document.paragraphs) for document in self.documents)

@@ -137,3 +137,28 @@ def test_mixed_inputs_through_the_flow(tmp_path):
     assert rows(db, "SELECT count(*) FROM sources WHERE complete") == [(3,)]
     again = ingest(sources=[str(inbox)], db=str(db))
     assert (again["documents_new"], again["documents_unchanged"], again["records_skipped"]) == (0, 4, 0)
+
+
+def test_a_batch_that_cannot_load_costs_only_its_own_documents(tmp_path, monkeypatch):
+    """The writer loads batches in groups; when a group fails, each batch is loaded alone."""
+    from storage.corpus import Corpus
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(6):
+        poison = " POISON" if i == 3 else ""
+        (inbox / f"doc{i}.txt").write_text(f"Document {i} du corpus, avec assez de texte pour compter.{poison}\n",
+                                           encoding="utf-8")
+    real_load = Corpus.load_batch
+
+    def load_unless_poisoned(self, run_id, batch):
+        if any("POISON" in p.text for d in batch.documents for p in d.paragraphs):
+            raise RuntimeError("cannot load this batch")
+        return real_load(self, run_id, batch)
+
+    monkeypatch.setattr(Corpus, "load_batch", load_unless_poisoned)
+    db = tmp_path / "corpus.duckdb"
+    summary = ingest(sources=[str(inbox)], db=str(db), workers=1, batch_size=2)
+    assert (summary["documents_new"], summary["documents_failed"]) == (4, 2)
+    assert rows(db, "SELECT stage, count(*) FROM failures GROUP BY ALL") == [("load", 2)]
+    assert rows(db, "SELECT count(*) FROM documents WHERE source LIKE '%doc3.txt' OR source LIKE '%doc2.txt'") == [(0,)]

@@ -119,7 +119,7 @@ def test_worker_runs_the_deployment_into_duckdb_with_artifacts(deployed_run, cli
     by_key = {artifact.key: artifact for artifact in artifacts}
     assert {"ingest-summary", "ingest-progress"} <= by_key.keys()
     assert {"metric": "documents new", "value": "2"} in json.loads(by_key["ingest-summary"].data)
-    assert {"clean batch 0", "load batch 0"} <= {t.name for t in task_runs if t.flow_run_id == flow_run.id}
+    assert {"clean batch 1", "load batch 1"} <= {t.name for t in task_runs if t.flow_run_id == flow_run.id}
 
 
 def test_ui_shows_the_run_and_its_summary(deployed_run, live_server, tmp_path):
