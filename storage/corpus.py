@@ -13,6 +13,7 @@ one whose fate changed: pointers never dangle and always point at a kept paragra
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -245,7 +246,9 @@ class _Resolution:
                 {p.prefix_fingerprint for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)}
                 if TEASER in tiers else ()
             ),
-            "wanted_bands": _keys_table({b for p in live for b in p.bands or ()} if NEAR in tiers else ()),
+            # Repeated keys are harmless in an IN (...) lookup; a set of them costs more than it saves.
+            "wanted_bands": _keys_table(itertools.chain.from_iterable(p.bands for p in live if p.bands)
+                                        if NEAR in tiers else ()),
         }
         with _registered(self.con, wanted):
             known: dict[int, _Known] = {}
@@ -287,12 +290,16 @@ class _Resolution:
                 WHERE band IN (SELECT key FROM wanted_bands) GROUP BY pid""")
         if not lookups:
             return
+        # Grouped by pid before the join: grouping by the texts too would hash every one.
         rows = self.con.execute(
             f"""
-            SELECT p.pid, p.doc_id, p.position, p.text, any_value(m.prefix), flatten(list(m.bands))
-            FROM ({" UNION ALL ".join(lookups)}) m JOIN paragraphs p USING (pid)
+            WITH m AS (
+                SELECT pid, any_value(prefix) AS prefix, flatten(list(bands)) AS bands
+                FROM ({" UNION ALL ".join(lookups)}) GROUP BY pid
+            )
+            SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.bands
+            FROM m JOIN paragraphs p USING (pid)
             WHERE p.status = 'kept' AND p.doc_id NOT IN (SELECT doc_id FROM dirty_docs)
-            GROUP BY ALL
             """
         ).fetchall()
         for pid, doc_id, position, text, prefix, band_list in rows:
@@ -677,7 +684,9 @@ class Corpus:
             FROM (
                 SELECT doc_id,
                        coalesce(string_agg(text, chr(10) || chr(10) ORDER BY position)
-                                FILTER (WHERE status = 'kept'), '') AS text,
+                                -- as Document.text (tasks/records.py): kept, and the document's own repeats
+                                FILTER (WHERE status = 'kept' OR (status = 'duplicate' AND dup_of_doc = doc_id
+                                                                  AND dup_kind <> 'teaser')), '') AS text,
                        count(*) AS n_paragraphs,
                        count(*) FILTER (WHERE status = 'kept') AS n_kept,
                        count(*) FILTER (WHERE status = 'removed') AS n_removed,
@@ -686,7 +695,7 @@ class Corpus:
                        arg_max(dup_of_doc, pointers * $shift - first_position) FILTER (WHERE status = 'duplicate')
                            AS repeats
                 FROM (
-                    SELECT doc_id, position, text, status, dup_of_doc,
+                    SELECT doc_id, position, text, status, dup_of_doc, dup_kind,
                            count(*) OVER (PARTITION BY doc_id, status, dup_of_doc) AS pointers,
                            min(position) OVER (PARTITION BY doc_id, status, dup_of_doc) AS first_position
                     FROM paragraphs SEMI JOIN affected_documents USING (doc_id)

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS documents (
     fetched_at    TIMESTAMPTZ,          -- when a crawler fetched it (WARC-Date)
     lang          VARCHAR NOT NULL,     -- ISO 639-1 code of the kept text, 'und' when too short to judge
     lang_prob     DOUBLE,               -- langdetect's probability for lang; NULL when 'und'
-    text          VARCHAR NOT NULL,     -- final text: kept, non-duplicate paragraphs joined by blank lines
+    text          VARCHAR NOT NULL,     -- final text, paragraphs joined by blank lines: the kept ones and
+                                        --   those the document repeats itself (marked duplicate, kept as
+                                        --   written); no boilerplate, teasers or paragraphs from other documents
     content_hash  VARCHAR NOT NULL,     -- BLAKE2b-128 of the source bytes; unchanged bytes are skipped
     n_paragraphs  INTEGER NOT NULL,     -- all paragraphs, whatever their status
     n_kept        INTEGER NOT NULL,

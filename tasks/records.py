@@ -34,9 +34,13 @@ class Paragraph:
     prefix_fingerprint: int | None = None  # hash of the normalised text's first 40 characters
     bands: tuple[int, ...] | None = None  # MinHash LSH band keys; None when too short
 
-    @property
-    def is_output(self) -> bool:
-        return self.status == KEPT
+
+def in_final_text(paragraph: Paragraph, doc_id: str) -> bool:
+    """Whether a paragraph of document ``doc_id`` is part of its final text (Document.text;
+    storage/corpus.py says the same in SQL)."""
+    if paragraph.status == KEPT:
+        return True
+    return paragraph.status == DUPLICATE and paragraph.dup_of_doc == doc_id and paragraph.dup_kind != "teaser"
 
 
 @dataclass(slots=True)
@@ -86,8 +90,11 @@ class Document:
 
     @property
     def text(self) -> str:
-        """The document's final text: kept, non-duplicate paragraphs, blank-line separated."""
-        return "\n\n".join(p.text for p in self.paragraphs if p.is_output)
+        """The document's final text, blank-line separated: its kept paragraphs, and those it
+        repeats itself (an interview asks each guest the same question, a meal plan repeats
+        its daily steps: the repeat is marked, the text stays as written); without
+        boilerplate, teasers, or paragraphs first seen in another document."""
+        return "\n\n".join(p.text for p in self.paragraphs if in_final_text(p, self.doc_id))
 
 
 @dataclass(frozen=True, slots=True)

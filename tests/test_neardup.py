@@ -131,6 +131,26 @@ def test_within_a_document_the_teaser_is_marked_whichever_comes_first(tmp_path):
     assert [(p.status, p.dup_kind, p.dup_of_position) for p in memory] == expected == stored
 
 
+def test_a_document_keeps_its_own_repeats_in_its_text_but_not_copies_from_elsewhere(tmp_path):
+    """An interview asks each guest the same question: the repeat is marked, the text stays
+    as written. A teaser of its own paragraph, and a paragraph first seen in another
+    document, are left out of the text."""
+    question = "What inspired you to start cooking for other people, and what keeps you going today?"
+    write_docs(tmp_path / "in", {"a.txt": [EN], "b.txt": [question, FR, question, DE[:90] + "...", DE, EN]})
+    spec = RuleSpec(disabled=("truncated_repeat", "repeated_line"))
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        corpus.load_batch("r", clean_batch(records_of(tmp_path / "in"), {}, spec))
+        statuses = corpus.con.execute(
+            "SELECT status, dup_kind, dup_of_position FROM paragraphs JOIN documents USING (doc_id) "
+            "WHERE source LIKE '%b.txt' ORDER BY position"
+        ).fetchall()
+        [text] = corpus.con.execute("SELECT text FROM documents WHERE source LIKE '%b.txt'").fetchone()
+    assert [status for status, _, _ in statuses] == ["kept", "kept", "duplicate", "duplicate", "kept", "duplicate"]
+    assert statuses[2] == ("duplicate", "exact", 0) and statuses[3][1] == "teaser"
+    assert text == "\n\n".join([question, FR, question, DE])
+
+
 def test_a_document_of_duplicates_points_at_the_document_it_repeats(tmp_path):
     write_docs(tmp_path / "in", {"a.txt": [EN, FR, DE], "b.txt": [FR.upper(), DE.replace("Freitag", "Montag"), ZH],
                                  "c.txt": [EN + " Read more", FR[:80] + "…", ZH]})
@@ -250,9 +270,10 @@ def _devset_labels() -> dict[tuple[int, int], list]:
 def test_sql_dedup_agrees_with_in_memory_dedup_on_the_development_set(tmp_path):
     """cc_net style, all three tiers: batched SQL resolution equals the in-memory pass."""
     records = records_of(DEVSET)
+    documents = clean_batch(records, {}, first_seen={}).documents
     expected = {
         (d.doc_id, p.position): (p.status, p.dup_kind, p.dup_of_doc, p.dup_of_position, p.similarity)
-        for d in clean_batch(records, {}, first_seen={}).documents for p in d.paragraphs
+        for d in documents for p in d.paragraphs
     }
     with Corpus(tmp_path / "c.duckdb") as corpus:
         corpus.start_run("r", "r", [], {})
@@ -261,7 +282,9 @@ def test_sql_dedup_agrees_with_in_memory_dedup_on_the_development_set(tmp_path):
         actual = {(doc, pos): tuple(rest) for doc, pos, *rest in corpus.con.execute(
             "SELECT doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity FROM paragraphs"
         ).fetchall()}
+        texts = dict(corpus.con.execute("SELECT doc_id, text FROM documents").fetchall())
     assert actual == expected
+    assert texts == {d.doc_id: d.text for d in documents}
     kinds = Counter(kind for _, kind, *_ in expected.values() if kind)
     assert kinds["exact"] > 200 and kinds["near"] > 100 and kinds["teaser"] > 40
 
