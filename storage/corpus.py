@@ -31,8 +31,13 @@ SCHEMA_VERSION = 2
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
-# tables anyway, and reads them back from the OS page cache as fast.
-WRITER_MEMORY_LIMIT = "512MB"
+# tables anyway, and reads them back from the OS page cache as fast (bench/neardup.py at
+# a million paragraphs: the same CPU with 256 MB as with 512, and 730 MiB peak RSS, not 960).
+WRITER_MEMORY_LIMIT = "256MB"
+# DuckDB writes its log into the database file once the log holds 16 MB, by default: at
+# nearly every load, rewriting blocks each time. Every gigabyte: 7% less writer CPU and a
+# third smaller file at a million paragraphs; closing the database writes the rest.
+WRITER_CHECKPOINT_THRESHOLD = "1GB"
 # Each load looks its keys up by scanning the dedup index once (DuckDB joins by hashing, it
 # has no index joins), so the writer loads cleaned batches in groups of about this many
 # paragraphs: the index is scanned ten times less often than batch by batch, and a group
@@ -433,7 +438,11 @@ class Corpus:
     def __init__(self, path: str | Path, dedup: DedupParams = DedupParams()):
         self.path = str(path)
         self.dedup = dedup
-        self.con = duckdb.connect(self.path, config={"memory_limit": WRITER_MEMORY_LIMIT, "threads": 1})
+        self.con = duckdb.connect(self.path, config={
+            "memory_limit": WRITER_MEMORY_LIMIT, "checkpoint_threshold": WRITER_CHECKPOINT_THRESHOLD,
+            # The cleaning processes hold the cores; a second DuckDB thread only competes.
+            "threads": 1,
+        })
         self._apply_schema()
 
     def __enter__(self) -> Corpus:
