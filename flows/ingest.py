@@ -205,10 +205,10 @@ def _load_all(
                 loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
                 loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
             )
-            for _, plan, batch in group:
+            for _, batch in group:
                 for failure in batch.failures:
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
-                progress.advance(len(plan.sources_done) + len(plan.unchanged_sources))
+                progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
         status = "completed"
     finally:
         progress.close()
@@ -217,13 +217,14 @@ def _load_all(
 
 def _groups(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], paragraphs: int
-) -> Iterator[list[tuple[int, PlannedBatch, BatchResult]]]:
+) -> Iterator[list[tuple[int, BatchResult]]]:
     """Consecutive cleaned batches (their reading results attached) holding at least
-    ``paragraphs`` paragraphs, the last group whatever it holds."""
-    group: list[tuple[int, PlannedBatch, BatchResult]] = []
+    ``paragraphs`` paragraphs, the last group whatever it holds. The raw records are not
+    kept: HTML payloads would weigh ten times the cleaned documents."""
+    group: list[tuple[int, BatchResult]] = []
     held = 0
     for index, plan, batch in cleaned:
-        group.append((index, plan, plan.attach(batch)))
+        group.append((index, plan.attach(batch)))
         held += batch.paragraph_count
         if held >= paragraphs:
             yield group
@@ -246,11 +247,11 @@ def _refresh_search_index(db: str, summary: dict) -> None:
     logger.info("search index rebuilt: %d paragraphs in %.2f s", built.paragraphs, built.seconds)
 
 
-def _load_group(group: Sequence[tuple[int, PlannedBatch, BatchResult]], corpus: Corpus, run_id: str) -> LoadCounts:
+def _load_group(group: Sequence[tuple[int, BatchResult]], corpus: Corpus, run_id: str) -> LoadCounts:
     """Load a group of batches in one transaction; if it cannot load, each batch on its
     own, so that one bad batch costs only its own documents."""
     merged = BatchResult()
-    for _, _, batch in group:
+    for _, batch in group:
         merged.extend(batch)
     label = f"{group[0][0] + 1}" if len(group) == 1 else f"{group[0][0] + 1}-{group[-1][0] + 1}"
     if len(group) == 1:
@@ -259,7 +260,7 @@ def _load_group(group: Sequence[tuple[int, PlannedBatch, BatchResult]], corpus: 
         return load_batch(label, corpus, run_id, quote(merged))
     except Exception:
         counts = LoadCounts()
-        for index, _, batch in group:
+        for index, batch in group:
             counts.add(_load(str(index + 1), corpus, run_id, batch))
         return counts
 
