@@ -141,7 +141,7 @@ def main() -> None:
     print(f"{len(pages)} pages x{args.repeat}, {args.workers} processes, {loaded} documents loaded\n")
     print(f"{'':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'pages/s':>10}")
     for name, metrics, speed in rows:
-        print(f"{name:<24}{metrics['precision']:>10.3f}{metrics['recall']:>10.3f}{metrics['f1']:>10.3f}{speed:>10.1f}")
+        print(f"{name:<24}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}{speed:>10.1f}")
     print(f"\nspeed ratio docmill / trafilatura: {rows[0][2] / rows[-1][2]:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
     print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")

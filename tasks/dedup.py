@@ -122,6 +122,7 @@ def sign_paragraphs(paragraphs: Sequence[Paragraph]) -> None:
         if paragraph.status == REMOVED:
             paragraph.fingerprint = fingerprint(paragraph.text)
     for paragraph, key, bands in zip(live, keys, band_keys(keys)):
+        paragraph.key = key
         paragraph.fingerprint = _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
         paragraph.prefix_fingerprint = prefix_fingerprint(key)
         paragraph.bands = bands
@@ -162,16 +163,16 @@ class Origin:
 class Original:
     """A kept paragraph later ones may repeat. ``order`` is its rank in corpus order."""
 
-    __slots__ = ("doc_id", "position", "text", "order", "_comparable")
+    __slots__ = ("doc_id", "position", "text", "key", "order", "_comparable")
 
-    def __init__(self, doc_id: str, position: int, text: str):
-        self.doc_id, self.position, self.text, self.order = doc_id, position, text, 0
+    def __init__(self, doc_id: str, position: int, text: str, key: str | None = None):
+        self.doc_id, self.position, self.text, self.key, self.order = doc_id, position, text, key, 0
         self._comparable: Comparable | None = None
 
     @property
     def comparable(self) -> Comparable:
         if self._comparable is None:
-            self._comparable = Comparable(content_key(self.text))
+            self._comparable = Comparable(self.key if self.key is not None else content_key(self.text))
         return self._comparable
 
 
@@ -217,6 +218,10 @@ class SeenIndex:
             return found
         unique = {original for held in found for original in (held if isinstance(held, tuple) else (held,))}
         return sorted(unique, key=lambda original: original.order)
+
+
+def _key_of(paragraph: Paragraph) -> str:
+    return paragraph.key if paragraph.key is not None else content_key(paragraph.text)
 
 
 def _mark(paragraph: Paragraph, origin: Origin) -> None:
@@ -271,7 +276,7 @@ class _Resolver:
         origin = self.index.first(paragraph.fingerprint) if EXACT in self.params.tiers else None
         prefix = paragraph.prefix_fingerprint
         if origin is None and TEASER in self.params.tiers and prefix is not None and is_teaser(paragraph.text):
-            origin = _teaser_origin(Comparable(content_key(paragraph.text)), self.index.teaser_sources(prefix))
+            origin = _teaser_origin(Comparable(_key_of(paragraph)), self.index.teaser_sources(prefix))
             if origin is None:
                 self.held.append(paragraph)
                 return
@@ -283,18 +288,18 @@ class _Resolver:
         sources = self.index.near_sources(paragraph.bands)
         if not sources:
             return None
-        return _near_origin(Comparable(content_key(paragraph.text)), sources, self.params.near_threshold)
+        return _near_origin(Comparable(_key_of(paragraph)), sources, self.params.near_threshold)
 
     def _resolve_held(self, teaser: Paragraph) -> None:
         """A teaser with no earlier original: the first later paragraph of the document
         it begins (or that paragraph's original, if it is a duplicate itself)."""
         origin = self.index.first(teaser.fingerprint) if EXACT in self.params.tiers else None
         if origin is None:
-            me = Comparable(content_key(teaser.text))
+            me = Comparable(_key_of(teaser))
             later = [p for p in self.paragraphs if p.position > teaser.position and p.status != REMOVED
                      and p.fingerprint is not None]
             for paragraph in later:
-                key = content_key(paragraph.text)
+                key = _key_of(paragraph)
                 if len(key) > len(me.key) and key.startswith(me.key):
                     target = _origin_of(self.doc_id, paragraph)
                     origin = Origin(target.doc_id, target.position, TEASER, len(me.key) / len(key))
@@ -304,7 +309,7 @@ class _Resolver:
     def _settle(self, paragraph: Paragraph, origin: Origin | None) -> None:
         if origin is None:
             self.index.add_original(
-                Original(self.doc_id, paragraph.position, paragraph.text), paragraph.prefix_fingerprint,
+                Original(self.doc_id, paragraph.position, paragraph.text, paragraph.key), paragraph.prefix_fingerprint,
                 paragraph.bands or (),
             )
         else:

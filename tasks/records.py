@@ -33,6 +33,9 @@ class Paragraph:
     # What the teaser and near-duplicate tiers look paragraphs up by (tasks/dedup.py):
     prefix_fingerprint: int | None = None  # hash of the normalised text's first 40 characters
     bands: tuple[int, ...] | None = None  # MinHash LSH band keys; None when too short
+    # The normalised text dedup compares (tasks/dedup.py content_key), kept from signing so
+    # that the writer does not compute it again; not stored.
+    key: str | None = None
 
 
 def in_final_text(paragraph: Paragraph, doc_id: str) -> bool:
