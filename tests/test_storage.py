@@ -186,3 +186,38 @@ def test_newer_schema_is_refused(tmp_path):
 def test_empty_batch_loads_nothing(tmp_path):
     with Corpus(tmp_path / "c.duckdb") as corpus:
         assert corpus.load_batch("r", BatchResult()) == LoadCounts()
+
+
+def test_a_version_1_database_is_upgraded_and_its_paragraphs_found_again(tmp_path):
+    """Version 1 had exact dedup only. Opening one adds the teaser and near-duplicate
+    columns and band keys, keeps the stored resolutions, and later loads find near-
+    duplicates of the old paragraphs."""
+    story = ("The regional council voted on Tuesday to close the old bridge over the river for repairs, "
+             "sending traffic through the northern bypass until the spring.")
+    write_docs(tmp_path / "old", {"a.txt": [story, "A paragraph that is here only once, long enough to count."]})
+    path = tmp_path / "c.duckdb"
+    with Corpus(path) as corpus:
+        load(corpus, [tmp_path / "old"], "v1")
+    with duckdb.connect(str(path)) as con:  # what version 1 wrote: no pid, prefix, similarity, bands
+        views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        for (view,) in views:
+            con.execute(f"DROP VIEW {view}")
+        con.execute("DROP TABLE paragraph_bands")
+        for table, column in (("documents", "dup_of_doc"), ("paragraphs", "similarity"), ("paragraphs", "pid"),
+                              ("paragraphs", "prefix_fingerprint")):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE docmill_meta SET value = '1' WHERE key = 'schema_version'")
+    with Corpus(path) as corpus:
+        con = corpus.con
+        assert con.execute("SELECT value FROM docmill_meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        before = snapshot(con)
+        assert con.execute("SELECT count(*) FROM paragraphs WHERE pid IS NULL").fetchone() == (0,)
+        assert con.execute("SELECT count(DISTINCT pid) FROM paragraph_bands").fetchone() == (2,)
+        write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday")]})
+        load(corpus, [tmp_path / "new"], "v2")
+        assert set(before) <= set(snapshot(con))  # the old resolutions stay
+        near = con.execute(
+            "SELECT p.dup_kind, o.text FROM paragraphs p JOIN paragraphs o "
+            "ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position WHERE p.status = 'duplicate'"
+        ).fetchall()
+    assert near == [("near", story)]
