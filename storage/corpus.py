@@ -23,8 +23,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from tasks.dedup import EXACT, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates, \
-    sign_paragraphs
+from tasks.dedup import (
+    EXACT, MAX_ORIGINALS_PER_KEY, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
+    sign_paragraphs,
+)
 from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceDone
 
 SCHEMA_VERSION = 2
@@ -246,6 +248,7 @@ class _Resolution:
         tiers = self.params.tiers
         wanted = {
             "dirty_docs": pa.table({"doc_id": pa.array(list(dirty), pa.string())}),
+            "dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())}),
             "wanted_fingerprints": _keys_table({p.fingerprint for p in live} if EXACT in tiers else ()),
             "wanted_prefixes": _keys_table(
                 {p.prefix_fingerprint for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)}
@@ -284,15 +287,22 @@ class _Resolution:
 
     def _known_originals(self, known: dict[int, _Known], prefixes: int, bands: int) -> None:
         """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
+        # Each key's earliest MAX_ORIGINALS_PER_KEY originals outside the dirty documents, as
+        # SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
         lookups = []
         if prefixes:
             lookups.append("""
                 SELECT pid, prefix_fingerprint AS prefix, NULL::UBIGINT[] AS bands FROM paragraphs
-                WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes)""")
+                WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes) AND status = 'kept'
+                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)
+                QUALIFY row_number() OVER (PARTITION BY prefix_fingerprint ORDER BY pid) <= $cap""")
         if bands:
             lookups.append("""
-                SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM paragraph_bands
-                WHERE band IN (SELECT key FROM wanted_bands) GROUP BY pid""")
+                SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM (
+                    SELECT pid, band FROM paragraph_bands
+                    WHERE band IN (SELECT key FROM wanted_bands) AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
+                    QUALIFY row_number() OVER (PARTITION BY band ORDER BY pid) <= $cap
+                ) GROUP BY pid""")
         if not lookups:
             return
         # Grouped by pid before the join: grouping by the texts too would hash every one.
@@ -304,8 +314,9 @@ class _Resolution:
             )
             SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.bands
             FROM m JOIN paragraphs p USING (pid)
-            WHERE p.status = 'kept' AND p.doc_id NOT IN (SELECT doc_id FROM dirty_docs)
-            """
+            WHERE p.status = 'kept'
+            """,
+            {"cap": MAX_ORIGINALS_PER_KEY, "shift": SEQ_SHIFT},
         ).fetchall()
         for pid, doc_id, position, text, prefix, band_list in rows:
             entry = known.setdefault(pid, _Known(pid))

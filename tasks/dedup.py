@@ -26,6 +26,12 @@ MIN_DEDUP_CHARS = 20
 # A teaser is looked up by the hash of its first characters: it must have this many.
 TEASER_MIN_CHARS = 40
 
+# A teaser prefix or band key is remembered for at most this many originals, the earliest
+# in corpus order: on low-vocabulary text (tables, lists, templated lines) one band key may
+# be shared by thousands of paragraphs, and every later paragraph holding it would be
+# compared with all of them. A duplicate still finds an original by its other keys.
+MAX_ORIGINALS_PER_KEY = 64
+
 EXACT, TEASER, NEAR = "exact", "teaser", "near"
 TIERS = (EXACT, TEASER, NEAR)
 
@@ -200,12 +206,18 @@ class SeenIndex:
             self.firsts.setdefault(fingerprint_, origin)
 
     def add_original(self, original: Original, prefix: int | None, bands: Iterable[int]) -> None:
+        """Index an original under its keys; a key already holding MAX_ORIGINALS_PER_KEY
+        originals keeps those, the earliest."""
         original.order = next(self.ranks)
         for keys, key in itertools.chain(((self.bands, band) for band in bands),
                                          () if prefix is None else ((self.prefixes, prefix),)):
             held = keys.setdefault(key, original)
-            if held is not original:
-                keys[key] = (*held, original) if isinstance(held, tuple) else (held, original)
+            if held is original:
+                continue
+            if not isinstance(held, tuple):
+                keys[key] = (held, original)
+            elif len(held) < MAX_ORIGINALS_PER_KEY:
+                keys[key] = (*held, original)
 
     def teaser_sources(self, prefix: int) -> tuple[Original, ...]:
         held = self.prefixes.get(prefix, ())

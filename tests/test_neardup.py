@@ -321,3 +321,30 @@ def test_quality_targets_on_the_development_set(tmp_path):
         assert counts[kind, "correct"] / counts[kind, "n"] >= 0.95, kind
     for kind in ("original", "same_topic", "shared_quote", "template_numbers"):
         assert counts[kind, "marked"] == counts[kind, "correct"], kind  # none points outside its family
+
+
+def test_low_vocabulary_text_compares_each_paragraph_with_a_bounded_number_of_originals(tmp_path):
+    """A table of rows that differ only in their numbers: every row shares its band keys
+    with every earlier one and none is a duplicate (different numbers). Each key keeps its
+    earliest MAX_ORIGINALS_PER_KEY originals, in memory and in SQL alike."""
+    from tasks.dedup import MAX_ORIGINALS_PER_KEY, SeenIndex
+
+    rows = [f"Station reading number {i}: temperature {i % 37} degrees, wind {i % 11} knots from the north."
+            for i in range(3 * MAX_ORIGINALS_PER_KEY)]
+    copy = rows[10].replace("from the north", "from the north-east")
+    write_docs(tmp_path / "in", {f"t{i:03}.txt": rows[i : i + 8] for i in range(0, len(rows), 8)} | {"z.txt": [copy]})
+    records = records_of(tmp_path / "in")
+    store: dict = {}
+    documents = clean_batch(records, {}, first_seen=store).documents
+    assert max(len(held) for held in SeenIndex(store).bands.values() if isinstance(held, tuple)) == MAX_ORIGINALS_PER_KEY
+    expected = {(d.doc_id, p.position): (p.status, p.dup_kind, p.dup_of_doc, p.dup_of_position)
+                for d in documents for p in d.paragraphs}
+    assert [value for value in expected.values() if value[0] == "duplicate"] == [
+        ("duplicate", "near", documents[1].doc_id, 2)]
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        for i in range(0, len(records), 3):
+            corpus.load_batch("r", clean_batch(records[i : i + 3], {}))
+        actual = {(doc, pos): tuple(rest) for doc, pos, *rest in corpus.con.execute(
+            "SELECT doc_id, position, status, dup_kind, dup_of_doc, dup_of_position FROM paragraphs").fetchall()}
+    assert actual == expected
