@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from tasks.dedup import (
-    EXACT, MAX_ORIGINALS_PER_KEY, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
+    EXACT, MAX_ORIGINALS_PER_BAND, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
     sign_paragraphs,
 )
 from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceDone
@@ -287,15 +287,14 @@ class _Resolution:
 
     def _known_originals(self, known: dict[int, _Known], prefixes: int, bands: int) -> None:
         """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
-        # Each key's earliest MAX_ORIGINALS_PER_KEY originals outside the dirty documents, as
-        # SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
+        # Each band key's earliest MAX_ORIGINALS_PER_BAND originals outside the dirty documents,
+        # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
         lookups = []
         if prefixes:
             lookups.append("""
                 SELECT pid, prefix_fingerprint AS prefix, NULL::UBIGINT[] AS bands FROM paragraphs
                 WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes) AND status = 'kept'
-                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)
-                QUALIFY row_number() OVER (PARTITION BY prefix_fingerprint ORDER BY pid) <= $cap""")
+                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)""")
         if bands:
             lookups.append("""
                 SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM (
@@ -316,7 +315,7 @@ class _Resolution:
             FROM m JOIN paragraphs p USING (pid)
             WHERE p.status = 'kept'
             """,
-            {"cap": MAX_ORIGINALS_PER_KEY, "shift": SEQ_SHIFT},
+            {"cap": MAX_ORIGINALS_PER_BAND, "shift": SEQ_SHIFT},
         ).fetchall()
         for pid, doc_id, position, text, prefix, band_list in rows:
             entry = known.setdefault(pid, _Known(pid))

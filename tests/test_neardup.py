@@ -326,17 +326,17 @@ def test_quality_targets_on_the_development_set(tmp_path):
 def test_low_vocabulary_text_compares_each_paragraph_with_a_bounded_number_of_originals(tmp_path):
     """A table of rows that differ only in their numbers: every row shares its band keys
     with every earlier one and none is a duplicate (different numbers). Each key keeps its
-    earliest MAX_ORIGINALS_PER_KEY originals, in memory and in SQL alike."""
-    from tasks.dedup import MAX_ORIGINALS_PER_KEY, SeenIndex
+    earliest MAX_ORIGINALS_PER_BAND originals, in memory and in SQL alike."""
+    from tasks.dedup import MAX_ORIGINALS_PER_BAND, SeenIndex
 
     rows = [f"Station reading number {i}: temperature {i % 37} degrees, wind {i % 11} knots from the north."
-            for i in range(3 * MAX_ORIGINALS_PER_KEY)]
+            for i in range(3 * MAX_ORIGINALS_PER_BAND)]
     copy = rows[10].replace("from the north", "from the north-east")
     write_docs(tmp_path / "in", {f"t{i:03}.txt": rows[i : i + 8] for i in range(0, len(rows), 8)} | {"z.txt": [copy]})
     records = records_of(tmp_path / "in")
     store: dict = {}
     documents = clean_batch(records, {}, first_seen=store).documents
-    assert max(len(held) for held in SeenIndex(store).bands.values() if isinstance(held, tuple)) == MAX_ORIGINALS_PER_KEY
+    assert max(len(held) for held in SeenIndex(store).bands.values() if isinstance(held, tuple)) == MAX_ORIGINALS_PER_BAND
     expected = {(d.doc_id, p.position): (p.status, p.dup_kind, p.dup_of_doc, p.dup_of_position)
                 for d in documents for p in d.paragraphs}
     assert [value for value in expected.values() if value[0] == "duplicate"] == [
