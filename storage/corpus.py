@@ -247,7 +247,6 @@ class _Resolution:
         live = [p for _, ps in dirty.values() for p in ps if p.status != "removed" and p.fingerprint is not None]
         tiers = self.params.tiers
         wanted = {
-            "dirty_docs": pa.table({"doc_id": pa.array(list(dirty), pa.string())}),
             "dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())}),
             "wanted_fingerprints": _keys_table({p.fingerprint for p in live} if EXACT in tiers else ()),
             "wanted_prefixes": _keys_table(
@@ -273,12 +272,13 @@ class _Resolution:
             WITH firsts AS (
                 SELECT min(pid) AS pid FROM paragraphs
                 WHERE fingerprint IN (SELECT key FROM wanted_fingerprints) AND status <> 'removed'
-                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)
+                  AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
                 GROUP BY fingerprint
             )
             SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity
             FROM paragraphs SEMI JOIN firsts USING (pid)
-            """
+            """,
+            {"shift": SEQ_SHIFT},
         ).fetchall()
         for pid, fingerprint, doc_id, position, status, kind, dup_doc, dup_position, similarity in rows:
             origin = (Origin(doc_id, position, EXACT, 1.0) if status == KEPT
@@ -289,12 +289,12 @@ class _Resolution:
         """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
         # Each band key's earliest MAX_ORIGINALS_PER_BAND originals outside the dirty documents,
         # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
-        lookups = []
+        lookups, parameters = [], {"shift": SEQ_SHIFT}
         if prefixes:
             lookups.append("""
                 SELECT pid, prefix_fingerprint AS prefix, NULL::UBIGINT[] AS bands FROM paragraphs
                 WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes) AND status = 'kept'
-                  AND doc_id NOT IN (SELECT doc_id FROM dirty_docs)""")
+                  AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)""")
         if bands:
             lookups.append("""
                 SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM (
@@ -302,6 +302,7 @@ class _Resolution:
                     WHERE band IN (SELECT key FROM wanted_bands) AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
                     QUALIFY row_number() OVER (PARTITION BY band ORDER BY pid) <= $cap
                 ) GROUP BY pid""")
+            parameters["cap"] = MAX_ORIGINALS_PER_BAND
         if not lookups:
             return
         # Grouped by pid before the join: grouping by the texts too would hash every one.
@@ -313,9 +314,8 @@ class _Resolution:
             )
             SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.bands
             FROM m JOIN paragraphs p USING (pid)
-            WHERE p.status = 'kept'
             """,
-            {"cap": MAX_ORIGINALS_PER_BAND, "shift": SEQ_SHIFT},
+            parameters,
         ).fetchall()
         for pid, doc_id, position, text, prefix, band_list in rows:
             entry = known.setdefault(pid, _Known(pid))

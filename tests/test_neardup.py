@@ -237,6 +237,7 @@ def test_tiers_and_threshold_are_parameters(tmp_path):
 
     assert fates(DedupParams()) == [("duplicate", "teaser"), ("duplicate", "near")]
     assert fates(DedupParams(tiers=("exact",))) == [("kept", None), ("kept", None)]
+    assert fates(DedupParams(tiers=("exact", "teaser"))) == [("duplicate", "teaser"), ("kept", None)]
     assert fates(DedupParams(near_threshold=0.99)) == [("duplicate", "teaser"), ("kept", None)]
     with pytest.raises(ValueError, match="unknown dedup tiers"):
         DedupParams(tiers=("fuzzy",))
