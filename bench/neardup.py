@@ -16,8 +16,8 @@ Deterministic for a given seed. Streams documents: memory holds a bounded pool o
 originals, whatever the number of paragraphs.
 
 The run loads the set through the real load path (``Corpus.load_batch``, in groups of
-``LOAD_GROUP_PARAGRAPHS`` paragraphs as the ingest flow's writer does, each document signed and deduplicated within itself first, as workers
-do), then prints precision, recall and F1 per perturbation kind (scored in SQL against the
+``LOAD_GROUP_PARAGRAPHS`` paragraphs as the ingest flow's writer does, each document
+signed and deduplicated within itself first, as workers do), then prints precision, recall and F1 per perturbation kind (scored in SQL against the
 labels), CPU-seconds per million paragraphs for the workers' share (signatures, in-document
 resolution) and the writer's (the whole load_batch, DuckDB's threads included), peak RSS
 at a tenth, half and the end (it must not grow with the corpus: the index lives in DuckDB), and

@@ -196,13 +196,12 @@ def _load_all(
     logger, status = get_run_logger(), "failed"
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS):
-            first, last = group[0][0] + 1, group[-1][0] + 1
-            loaded = _load_group(group, corpus, run_id)
+            label = _label(group)
+            loaded = _load_group(label, group, corpus, run_id)
             counts.add(loaded)
             logger.info(
-                "%s: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
-                f"batch {first}" if first == last else f"batches {first}-{last}",
-                loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
+                "%s %s: %d new, %d updated, %d unchanged, %d deleted, %d failed, %d skipped",
+                "batch" if len(group) == 1 else "batches", label, loaded.documents_new, loaded.documents_updated, loaded.documents_unchanged,
                 loaded.documents_deleted, loaded.documents_failed, loaded.records_skipped,
             )
             for _, batch in group:
@@ -247,13 +246,18 @@ def _refresh_search_index(db: str, summary: dict) -> None:
     logger.info("search index rebuilt: %d paragraphs in %.2f s", built.paragraphs, built.seconds)
 
 
-def _load_group(group: Sequence[tuple[int, BatchResult]], corpus: Corpus, run_id: str) -> LoadCounts:
+def _label(group: Sequence[tuple[int, BatchResult]]) -> str:
+    """The group's batch numbers: "3", or "3-7"."""
+    first, last = group[0][0], group[-1][0]
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _load_group(label: str, group: Sequence[tuple[int, BatchResult]], corpus: Corpus, run_id: str) -> LoadCounts:
     """Load a group of batches in one transaction; if it cannot load, each batch on its
     own, so that one bad batch costs only its own documents."""
     merged = BatchResult()
     for _, batch in group:
         merged.extend(batch)
-    label = f"{group[0][0] + 1}" if len(group) == 1 else f"{group[0][0] + 1}-{group[-1][0] + 1}"
     if len(group) == 1:
         return _load(label, corpus, run_id, merged)
     try:
@@ -261,7 +265,7 @@ def _load_group(group: Sequence[tuple[int, BatchResult]], corpus: Corpus, run_id
     except Exception:
         counts = LoadCounts()
         for index, batch in group:
-            counts.add(_load(str(index + 1), corpus, run_id, batch))
+            counts.add(_load(str(index), corpus, run_id, batch))
         return counts
 
 
@@ -278,15 +282,13 @@ def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
 def _cleaned(
     planned: Iterator[PlannedBatch], corpus: Corpus, force: bool, spec: RuleSpec, pool: Executor | None, window: int
 ) -> Iterator[tuple[int, PlannedBatch, BatchResult]]:
-    """Cleaned batches in reading order, at most ``window`` in flight: memory holds a few
-    batches whatever the corpus size, and corpus order (hence dedup) is deterministic."""
+    """Cleaned batches in reading order, numbered from 1, at most ``window`` in flight: memory
+    holds a few batches whatever the corpus size, and corpus order (hence dedup) is deterministic."""
     pending: deque = deque()
-    index = 0
-    for plan in planned:
+    for index, plan in enumerate(planned, start=1):
         sources = sorted({record.source for record in plan.records})
         known = {} if force else corpus.document_hashes(sources)
-        pending.append((index, plan, clean_batch.submit(index + 1, quote(plan.records), quote(known), spec, pool)))
-        index += 1
+        pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
         if len(pending) >= window:
             yield _result(*pending.popleft())
     while pending:

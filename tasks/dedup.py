@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity
-from tasks.records import DUPLICATE, KEPT, REMOVED, Paragraph
+from tasks.records import DUPLICATE, EXACT, KEPT, NEAR, REMOVED, TEASER, Paragraph
 
 # Shorter normalised texts ("Oui.", "Sport", a date) repeat innocently across documents.
 MIN_DEDUP_CHARS = 20
@@ -35,7 +35,6 @@ TEASER_MIN_CHARS = 40
 # development set at a million paragraphs.)
 MAX_ORIGINALS_PER_BAND = 64
 
-EXACT, TEASER, NEAR = "exact", "teaser", "near"
 TIERS = (EXACT, TEASER, NEAR)
 
 # "Read more" and share prompts that sites glue to the end of a paragraph, as dedup_key

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 KEPT = "kept"
 REMOVED = "removed"
 DUPLICATE = "duplicate"
+# How a duplicate repeats its original (Paragraph.dup_kind); tasks/dedup.py has the tiers.
+EXACT, TEASER, NEAR = "exact", "teaser", "near"
 
 UNDETERMINED = "und"
 
@@ -43,7 +45,7 @@ def in_final_text(paragraph: Paragraph, doc_id: str) -> bool:
     storage/corpus.py says the same in SQL)."""
     if paragraph.status == KEPT:
         return True
-    return paragraph.status == DUPLICATE and paragraph.dup_of_doc == doc_id and paragraph.dup_kind != "teaser"
+    return paragraph.status == DUPLICATE and paragraph.dup_of_doc == doc_id and paragraph.dup_kind != TEASER
 
 
 @dataclass(slots=True)
