@@ -172,7 +172,11 @@ def iter_records(file: SourceFile, options: ReadOptions = ReadOptions()) -> Iter
             stream.seek(0)
             yield from _records(stream, fmt, file.path, file.source, None, "", options)
     except OSError as error:
-        yield Failure(file.source, "read", type(error).__name__, f"cannot read file: {error.strerror or error}")
+        yield _unreadable(file, error)
+
+
+def _unreadable(file: SourceFile, error: OSError) -> Failure:
+    return Failure(file.source, "read", type(error).__name__, f"cannot read file: {error.strerror or error}")
 
 
 def _records(
@@ -331,7 +335,7 @@ def plan_batches(
             with open(file.path, "rb") as handle:
                 fmt = _resolve_format(file.path, handle.read(2048), options)
         except OSError as error:
-            batch.failures.append(Failure(file.source, "read", type(error).__name__, f"cannot read file: {error.strerror or error}"))
+            batch.failures.append(_unreadable(file, error))
             continue
         if known_sources.get(file.source) == hash_:
             batch.unchanged_sources.append(file.source)
