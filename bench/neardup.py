@@ -17,9 +17,10 @@ originals, whatever the number of paragraphs.
 
 The run loads the set through the real load path (``Corpus.load_batch``, in groups of
 ``LOAD_GROUP_PARAGRAPHS`` paragraphs as the ingest flow's writer does, each document
-signed and deduplicated within itself first, as workers do), then prints precision, recall and F1 per perturbation kind (scored in SQL against the
-labels), CPU-seconds per million paragraphs for the workers' share (signatures, in-document
-resolution) and the writer's (the whole load_batch, DuckDB's threads included), peak RSS
+signed first, as workers do; the writer resolves every paragraph, within its document too),
+then prints precision, recall and F1 per perturbation kind (scored in SQL against the
+labels), CPU-seconds per million paragraphs for the workers' share (signatures) and the
+writer's (the whole load_batch, DuckDB's threads included), peak RSS
 at a tenth, half and the end (it must not grow with the corpus: the index lives in DuckDB), and
 DuckDB bytes per paragraph for the index.
 """
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from storage.corpus import LOAD_GROUP_PARAGRAPHS, Corpus  # noqa: E402
-from tasks.dedup import TIERS, DedupParams, mark_duplicates, sign_paragraphs  # noqa: E402
+from tasks.dedup import TIERS, DedupParams, sign_paragraphs  # noqa: E402
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD  # noqa: E402
 from tasks.normalize import normalize_text  # noqa: E402
 from tasks.records import BatchResult, Document, Paragraph  # noqa: E402
@@ -531,7 +532,6 @@ class Costs:
     paragraphs: int = 0
     documents: int = 0
     sign_cpu: float = 0.0  # workers: fingerprints, teaser prefixes, LSH band keys
-    local_cpu: float = 0.0  # workers: dedup within each document
     load_cpu: float = 0.0  # the writer: Corpus.load_batch, all threads
     load_wall: float = 0.0
     rss_tenth: float = 0.0  # peak RSS in MiB, at a tenth of the corpus, at half of it, at the end
@@ -552,10 +552,7 @@ def _document(name: str, texts: list[str], costs: Costs) -> Document:
     paragraphs = [Paragraph(position, normalize_text(text)) for position, text in enumerate(texts)]
     started = time.process_time()
     sign_paragraphs(paragraphs)
-    signed = time.process_time()
-    mark_duplicates(name, paragraphs, {})
-    costs.sign_cpu += signed - started
-    costs.local_cpu += time.process_time() - signed
+    costs.sign_cpu += time.process_time() - started
     return Document(name, f"bench://{name}", name, paragraphs)
 
 
@@ -703,10 +700,9 @@ def main() -> None:
     print_quality(rows)
     print("\nCPU-seconds per million paragraphs")
     print(f"  workers: signatures             {costs.sign_cpu * per_million:8.1f}")
-    print(f"  workers: in-document dedup      {costs.local_cpu * per_million:8.1f}")
     print(f"  writer: Corpus.load_batch       {costs.load_cpu * per_million:8.1f}  "
           f"(whole load, DuckDB threads included; {costs.load_wall * per_million:.1f} s wall)")
-    print(f"  total                           {(costs.sign_cpu + costs.local_cpu + costs.load_cpu) * per_million:8.1f}")
+    print(f"  total                           {(costs.sign_cpu + costs.load_cpu) * per_million:8.1f}")
     print(f"peak RSS                          {costs.rss_tenth:8.0f} MiB at a tenth of the corpus, "
           f"{costs.rss_half:.0f} MiB at half, {costs.rss_end:.0f} MiB at the end")
     for name, size in sizes.items():

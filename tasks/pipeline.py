@@ -71,10 +71,13 @@ def _payload_hash(record: RawRecord) -> str:
     return content_hash(payload.encode("utf-8") if isinstance(payload, str) else payload)
 
 
-def clean_record(record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen | None = None) -> Document:
+def clean_record(
+    record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen | None = None, resolve: bool = True
+) -> Document:
     """Turn one raw record into a cleaned document. Duplicates are marked against
-    ``first_seen`` (shared across documents by the caller; by default, this document alone).
-    Raises UnreadableSource or NoContent."""
+    ``first_seen`` (shared across documents by the caller; by default, this document alone),
+    unless ``resolve`` is false: paragraphs are then only signed, for a caller that resolves
+    them itself. Raises UnreadableSource or NoContent."""
     payload, hash_ = record.payload, _payload_hash(record)
     meta, extractor, removed = record.meta, "plain", ()
     if record.kind == "html":
@@ -93,8 +96,9 @@ def clean_record(record: RawRecord, rules: Sequence[Rule], first_seen: FirstSeen
         locator=record.locator, format=record.format, extractor=extractor, meta=meta,
     )
     _detect(document)
-    mark_duplicates(record.doc_id, paragraphs, {} if first_seen is None else first_seen)
-    document.dup_of_doc = repeated_document(paragraphs)
+    if resolve:
+        mark_duplicates(record.doc_id, paragraphs, {} if first_seen is None else first_seen)
+        document.dup_of_doc = repeated_document(paragraphs)
     return document
 
 
@@ -109,10 +113,12 @@ def clean_batch(
     known_hashes: Mapping[str, str],
     spec: RuleSpec = RuleSpec(),
     first_seen: FirstSeen | None = None,
+    resolve: bool = True,
 ) -> BatchResult:
     """Clean a batch of records. Records whose content hash is in ``known_hashes`` are
     skipped before any work; unreadable ones become failures and the batch goes on.
-    With ``first_seen``, duplicates are marked across the batch, not only within documents."""
+    With ``first_seen``, duplicates are marked across the batch, not only within documents;
+    without ``resolve``, not at all (see clean_record)."""
     rules = load_rules(spec)
     result = BatchResult()
     for record in records:
@@ -120,7 +126,7 @@ def clean_batch(
             if known_hashes and known_hashes.get(record.doc_id) == _payload_hash(record):
                 result.unchanged.append(record.doc_id)
                 continue
-            result.documents.append(clean_record(record, rules, first_seen))
+            result.documents.append(clean_record(record, rules, first_seen, resolve))
         except UnreadableSource as error:
             result.failures.append(_failure(record, error.stage, "UnreadableSource", str(error)))
         except NoContent as error:

@@ -39,9 +39,11 @@ def clean_batch(
     spec: RuleSpec,
     pool: Executor | None,
 ) -> BatchResult:
+    # Paragraphs are only signed here: the writer resolves every one of them against the
+    # corpus in corpus order (storage/corpus.py), its own document included.
     if pool is None:
-        return clean_batch_core(records, known_hashes, spec)
-    return pool.submit(clean_batch_core, records, known_hashes, spec).result()
+        return clean_batch_core(records, known_hashes, spec, resolve=False)
+    return pool.submit(clean_batch_core, records, known_hashes, spec, None, False).result()
 
 
 @task(name="load-batch", task_run_name="load batch {label}", **_TASK_DEFAULTS)
