@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -29,7 +30,7 @@ from tasks.dedup import (
 )
 from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceDone
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
@@ -66,6 +67,12 @@ class LoadCounts:
 
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+# (schema version, table, column, type) of the columns added after version 1.
+_ADDED_COLUMNS = (
+    (2, "documents", "dup_of_doc", "VARCHAR"), (2, "paragraphs", "similarity", "DOUBLE"),
+    (2, "paragraphs", "pid", "BIGINT"), (2, "paragraphs", "prefix_fingerprint", "UBIGINT"),
+    (3, "paragraphs", "long_prefix_fingerprint", "UBIGINT"),
+)
 
 
 def schema_sql() -> str:
@@ -99,6 +106,7 @@ _PARAGRAPH_SCHEMA = pa.schema(
         ("similarity", pa.float64()),
         ("pid", pa.int64()),
         ("prefix_fingerprint", pa.uint64()),
+        ("long_prefix_fingerprint", pa.uint64()),
     ]
 )
 _BAND_SCHEMA = pa.schema([("band", pa.uint64()), ("pid", pa.int64())])
@@ -129,17 +137,15 @@ def _last_of_each(documents: Sequence[Document]) -> list[Document]:
 
 
 def _paragraphs_table(documents: Sequence[Document], seqs: dict[str, int]) -> pa.Table:
-    columns = {name: [] for name in _PARAGRAPH_SCHEMA.names}
-    for doc in documents:
-        first = seqs[doc.doc_id] * SEQ_SHIFT
-        for p in doc.paragraphs:
-            row = (
-                doc.doc_id, p.position, p.text, p.status, p.removed_by, p.dup_of_doc,
-                p.dup_of_position, p.lang, p.lang_prob, p.fingerprint, p.dup_kind, p.similarity,
-                first + p.position, p.prefix_fingerprint,
-            )
-            for name, value in zip(_PARAGRAPH_SCHEMA.names, row):
-                columns[name].append(value)
+    """Built column by column (three times as fast as row by row)."""
+    paragraphs = [p for doc in documents for p in doc.paragraphs]
+    columns = {
+        "doc_id": [doc.doc_id for doc in documents for _ in doc.paragraphs],
+        "pid": [seqs[doc.doc_id] * SEQ_SHIFT + p.position for doc in documents for p in doc.paragraphs],
+    }
+    for name in _PARAGRAPH_SCHEMA.names:
+        if name not in columns:
+            columns[name] = list(map(operator.attrgetter(name), paragraphs))
     return pa.table(columns, schema=_PARAGRAPH_SCHEMA)
 
 
@@ -170,19 +176,20 @@ def _sources_table(done: Sequence[SourceDone]) -> pa.Table:
 class _Known:
     """A paragraph outside the documents being resolved that shares a key with them: the
     first occurrence of a fingerprint (``first``) and/or an original (kept) paragraph, with
-    the keys (teaser prefix, band keys) under which they look it up."""
+    the keys (teaser prefixes, band keys) under which they look it up."""
 
     pid: int
     first: tuple[int, Origin] | None = None
     original: Original | None = None
     prefix: int | None = None
+    long_prefix: int | None = None
     bands: list[int] | None = None
 
     def enter(self, index: SeenIndex) -> None:
         if self.first is not None:
             index.note_first(*self.first)
         if self.original is not None:
-            index.add_original(self.original, self.prefix, self.bands or ())
+            index.add_original(self.original, self.prefix, self.long_prefix, self.bands or ())
 
 
 _Resolved = tuple  # (status, dup_kind, dup_of_doc, dup_of_position, similarity)
@@ -246,13 +253,15 @@ class _Resolution:
     def _known(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> list[_Known]:
         live = [p for _, ps in dirty.values() for p in ps if p.status != "removed" and p.fingerprint is not None]
         tiers = self.params.tiers
+        teasers = ([p for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)]
+                   if TEASER in tiers else [])
         wanted = {
             "dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())}),
             "wanted_fingerprints": _keys_table({p.fingerprint for p in live} if EXACT in tiers else ()),
-            "wanted_prefixes": _keys_table(
-                {p.prefix_fingerprint for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)}
-                if TEASER in tiers else ()
-            ),
+            # Each teaser by the key SeenIndex.teaser_sources looks it up by.
+            "wanted_prefixes": _keys_table({p.prefix_fingerprint for p in teasers if p.long_prefix_fingerprint is None}),
+            "wanted_long_prefixes": _keys_table({p.long_prefix_fingerprint for p in teasers
+                                                 if p.long_prefix_fingerprint is not None}),
             # Repeated keys are harmless in an IN (...) lookup; a set of them costs more than it saves.
             "wanted_bands": _keys_table(itertools.chain.from_iterable(p.bands for p in live if p.bands)
                                         if NEAR in tiers else ()),
@@ -260,7 +269,7 @@ class _Resolution:
         with _registered(self.con, wanted):
             known: dict[int, _Known] = {}
             self._known_firsts(known, wanted["wanted_fingerprints"].num_rows)
-            self._known_originals(known, wanted["wanted_prefixes"].num_rows, wanted["wanted_bands"].num_rows)
+            self._known_originals(known, {name: table.num_rows for name, table in wanted.items()})
         return sorted(known.values(), key=lambda entry: entry.pid)
 
     def _known_firsts(self, known: dict[int, _Known], wanted: int) -> None:
@@ -285,19 +294,23 @@ class _Resolution:
                       else Origin(dup_doc, dup_position, kind, similarity))
             known.setdefault(pid, _Known(pid)).first = (fingerprint, origin)
 
-    def _known_originals(self, known: dict[int, _Known], prefixes: int, bands: int) -> None:
+    def _known_originals(self, known: dict[int, _Known], wanted: dict[str, int]) -> None:
         """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
         # Each band key's earliest MAX_ORIGINALS_PER_BAND originals outside the dirty documents,
         # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
         lookups, parameters = [], {"shift": SEQ_SHIFT}
-        if prefixes:
+        for column, table in (("prefix_fingerprint", "wanted_prefixes"),
+                              ("long_prefix_fingerprint", "wanted_long_prefixes")):
+            if wanted[table]:
+                lookups.append(f"""
+                    SELECT pid, prefix_fingerprint AS prefix, long_prefix_fingerprint AS long_prefix,
+                           NULL::UBIGINT[] AS bands
+                    FROM paragraphs
+                    WHERE {column} IN (SELECT key FROM {table}) AND status = 'kept'
+                      AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)""")
+        if wanted["wanted_bands"]:
             lookups.append("""
-                SELECT pid, prefix_fingerprint AS prefix, NULL::UBIGINT[] AS bands FROM paragraphs
-                WHERE prefix_fingerprint IN (SELECT key FROM wanted_prefixes) AND status = 'kept'
-                  AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)""")
-        if bands:
-            lookups.append("""
-                SELECT pid, NULL::UBIGINT AS prefix, list(band) AS bands FROM (
+                SELECT pid, NULL::UBIGINT AS prefix, NULL::UBIGINT AS long_prefix, list(band) AS bands FROM (
                     SELECT pid, band FROM paragraph_bands
                     WHERE band IN (SELECT key FROM wanted_bands) AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
                     QUALIFY row_number() OVER (PARTITION BY band ORDER BY pid) <= $cap
@@ -309,17 +322,19 @@ class _Resolution:
         rows = self.con.execute(
             f"""
             WITH m AS (
-                SELECT pid, any_value(prefix) AS prefix, flatten(list(bands)) AS bands
+                SELECT pid, any_value(prefix) AS prefix, any_value(long_prefix) AS long_prefix,
+                       flatten(list(bands)) AS bands
                 FROM ({" UNION ALL ".join(lookups)}) GROUP BY pid
             )
-            SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.bands
+            SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.long_prefix, m.bands
             FROM m JOIN paragraphs p USING (pid)
             """,
             parameters,
         ).fetchall()
-        for pid, doc_id, position, text, prefix, band_list in rows:
+        for pid, doc_id, position, text, prefix, long_prefix, band_list in rows:
             entry = known.setdefault(pid, _Known(pid))
-            entry.original, entry.prefix, entry.bands = Original(doc_id, position, text), prefix, band_list
+            entry.original, entry.bands = Original(doc_id, position, text), band_list
+            entry.prefix, entry.long_prefix = prefix, long_prefix
 
     # --- reading and writing paragraphs ---------------------------------------------------------
 
@@ -477,34 +492,36 @@ class Corpus:
                     f"{self.path} has schema version {version}; this docmill reads up to {SCHEMA_VERSION}"
                 )
         self.con.execute("BEGIN")
-        if version == 1:
-            self._add_v2_columns()
+        if version is not None and version < SCHEMA_VERSION:
+            self._add_columns(version)
         self.con.execute(schema_sql())
-        if version == 1:
-            self._sign_stored_paragraphs()
+        if version is not None and version < SCHEMA_VERSION:
+            self._sign_stored_paragraphs(with_bands=version < 2)
         self.con.execute(
             "INSERT OR REPLACE INTO docmill_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
         self.con.execute("COMMIT")
 
-    def _add_v2_columns(self) -> None:
-        """Version 1 had exact dedup only: add what the teaser and near-duplicate tiers need."""
-        for table, column, type_ in (("documents", "dup_of_doc", "VARCHAR"), ("paragraphs", "similarity", "DOUBLE"),
-                                     ("paragraphs", "pid", "BIGINT"), ("paragraphs", "prefix_fingerprint", "UBIGINT")):
-            self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_}")
-        self.con.execute(
-            """
-            UPDATE paragraphs SET pid = d.seq * $shift + paragraphs.position,
-                similarity = CASE WHEN paragraphs.status = 'duplicate' THEN 1.0 END
-            FROM documents d WHERE d.doc_id = paragraphs.doc_id
-            """,
-            {"shift": SEQ_SHIFT},
-        )
+    def _add_columns(self, version: int) -> None:
+        """Add the columns of the versions after ``version``. Version 1 had exact dedup only:
+        version 2 added what the teaser and near-duplicate tiers need; version 3, long teaser prefixes."""
+        for added_in, table, column, type_ in _ADDED_COLUMNS:
+            if added_in > version:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_}")
+        if version < 2:
+            self.con.execute(
+                """
+                UPDATE paragraphs SET pid = d.seq * $shift + paragraphs.position,
+                    similarity = CASE WHEN paragraphs.status = 'duplicate' THEN 1.0 END
+                FROM documents d WHERE d.doc_id = paragraphs.doc_id
+                """,
+                {"shift": SEQ_SHIFT},
+            )
 
-    def _sign_stored_paragraphs(self, chunk: int = 20_000) -> None:
-        """Fingerprint stored paragraphs again (the key now drops "read more" tails), and
-        compute their teaser prefixes and the band keys of the kept ones, so that later loads
-        find their near-duplicates. Their resolutions (exact, from version 1) stay."""
+    def _sign_stored_paragraphs(self, with_bands: bool, chunk: int = 20_000) -> None:
+        """Fingerprint stored paragraphs again and compute their teaser prefixes, and (from
+        version 1) the band keys of the kept ones, so that later loads find their duplicates.
+        Their resolutions stay."""
         after = -1
         while True:
             rows = self.con.execute(
@@ -521,13 +538,14 @@ class Corpus:
                     "pid": pa.array(pids, pa.int64()),
                     "fingerprint": pa.array([p.fingerprint for p in paragraphs], pa.uint64()),
                     "prefix": pa.array([p.prefix_fingerprint for p in paragraphs], pa.uint64()),
+                    "long_prefix": pa.array([p.long_prefix_fingerprint for p in paragraphs], pa.uint64()),
                 }),
-                "signed_bands": _bands_table(zip(pids, paragraphs)),
+                "signed_bands": _bands_table(zip(pids, paragraphs) if with_bands else ()),
             }
             with _registered(self.con, signed):
                 self.con.execute(
-                    "UPDATE paragraphs SET fingerprint = s.fingerprint, prefix_fingerprint = s.prefix "
-                    "FROM signed s WHERE paragraphs.pid = s.pid"
+                    "UPDATE paragraphs SET fingerprint = s.fingerprint, prefix_fingerprint = s.prefix, "
+                    "long_prefix_fingerprint = s.long_prefix FROM signed s WHERE paragraphs.pid = s.pid"
                 )
                 self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM signed_bands")
             after = pids[-1]

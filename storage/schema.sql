@@ -1,4 +1,4 @@
--- docmill schema, version 2 (kept in docmill_meta.schema_version).
+-- docmill schema, version 3 (kept in docmill_meta.schema_version).
 --
 -- Six tables and a handful of views. Everything a user may query is described here;
 -- the README's "Tables" section mirrors it. Statements are idempotent (IF NOT EXISTS /
@@ -62,8 +62,10 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     similarity      DOUBLE,             -- for duplicates: 1.0 exact; teaser: share of the original it
                                         --   repeats; near: 5-gram Jaccard similarity with the original
     pid             BIGINT,             -- corpus order: documents.seq * 2^32 + position
-    prefix_fingerprint UBIGINT          -- hash of the normalised text's first 40 characters (teaser
+    prefix_fingerprint UBIGINT,         -- hash of the normalised text's first 40 characters (teaser
                                         --   lookup); NULL if shorter or removed
+    long_prefix_fingerprint UBIGINT     -- of its first 80 characters: teasers that long are looked up
+                                        --   by it (version 3)
 );
 
 -- The near-duplicate index: MinHash LSH band keys (20 per paragraph of 50+ normalised

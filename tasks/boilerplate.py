@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tasks.dedup import dedup_key
+from tasks.dedup import dedup_key, dedup_keys
 from tasks.records import KEPT, REMOVED, Paragraph
 
 DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
@@ -83,13 +83,22 @@ _ELLIPSIS_END = re.compile(r"(?:\.{3,}|…)\s*[)\]»\"”’]?\s*$")
 Verdicts = dict[int, int | None]
 
 
+def _keys_of(texts: Sequence[str], wanted: Sequence[bool]) -> list[str]:
+    """The dedup keys of the wanted texts, computed together; "" for the others."""
+    keys = [""] * len(texts)
+    chosen = [i for i, want in enumerate(wanted) if want]
+    for i, key in zip(chosen, dedup_keys([texts[i] for i in chosen])):
+        keys[i] = key
+    return keys
+
+
 def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
     """Paragraphs ending in an ellipsis whose text before it (possibly cut mid-word) begins
     another paragraph of the document: the teaser of an article repeated at its foot."""
     candidates = [i for i, text in enumerate(texts) if live[i] and _ELLIPSIS_END.search(text)]
     if not candidates:
         return {}
-    keys = [dedup_key(text) if alive else "" for text, alive in zip(texts, live)]
+    keys = _keys_of(texts, live)
     verdicts: Verdicts = {}
     for i in candidates:
         prefix = dedup_key(_ELLIPSIS_END.sub("", texts[i]))
@@ -112,10 +121,8 @@ def _repeated_lines(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> V
     "watch the video" label, a month list): the repeats go, each pointing at the first
     occurrence, which stays, since a repeated heading may be the document's structure.
     Sentences are not labels: an interview page asks each guest the same question."""
-    keys = [
-        dedup_key(text) if alive and len(text) <= (rule.max_chars or 80) and not _SENTENCE_END.search(text) else ""
-        for text, alive in zip(texts, live)
-    ]
+    keys = _keys_of(texts, [alive and len(text) <= (rule.max_chars or 80) and not _SENTENCE_END.search(text)
+                            for text, alive in zip(texts, live)])
     counts = Counter(key for key in keys if key)
     first: dict[str, int] = {}
     verdicts: Verdicts = {}

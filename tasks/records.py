@@ -34,6 +34,7 @@ class Paragraph:
     similarity: float | None = None  # how alike a duplicate and its original are (1.0 for exact)
     # What the teaser and near-duplicate tiers look paragraphs up by (tasks/dedup.py):
     prefix_fingerprint: int | None = None  # hash of the normalised text's first 40 characters
+    long_prefix_fingerprint: int | None = None  # of its first 80 characters
     bands: tuple[int, ...] | None = None  # MinHash LSH band keys; None when too short
     # The normalised text dedup compares (tasks/dedup.py content_key), kept from signing so
     # that the writer does not compute it again; not stored.

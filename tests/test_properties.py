@@ -1,10 +1,13 @@
 """Properties of cleaning that must hold for any text (hypothesis)."""
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.boilerplate import load_rules
+from tasks.dedup import dedup_key, dedup_keys
 from tasks.normalize import normalize_text, split_paragraphs
 from tasks.pipeline import clean_paragraphs
 
@@ -66,3 +69,18 @@ def test_cleaning_never_reorders_paragraphs(text: str):
 @given(TEXT)
 def test_normalisation_is_idempotent(text: str):
     assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+def _dedup_key_as_specified(text: str) -> str:
+    """dedup_key spelled out one character at a time: the reference the fast one must equal."""
+    folded = "".join(" " if unicodedata.category(char).startswith("P") else char
+                     for char in unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+@FAST
+@given(st.lists(TEXT, max_size=8))
+def test_dedup_keys_fold_as_specified_alone_or_together(texts: list[str]):
+    expected = [_dedup_key_as_specified(text) for text in texts]
+    assert dedup_keys(texts) == expected
+    assert [dedup_key(text) for text in texts] == expected

@@ -7,7 +7,7 @@ import random
 import duckdb
 import pytest
 
-from storage.corpus import Corpus, LoadCounts
+from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, Corpus, LoadCounts
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
 from tasks.records import BatchResult
@@ -34,7 +34,7 @@ def load(corpus: Corpus, paths, run_id: str = "run", batch_size: int = 100) -> L
     known_sources = corpus.source_hashes([file.source for file in files])
     for plan in plan_batches(files, ReadOptions(), known_sources, batch_size):
         known = corpus.document_hashes(sorted({record.source for record in plan.records}))
-        counts.add(corpus.load_batch(run_id, plan.attach(clean_batch(plan.records, known))))
+        counts.add(corpus.load_batch(run_id, plan.attach(clean_batch(plan.records, known, resolve=False))))
     corpus.finish_run(run_id, "completed", counts)
     return counts
 
@@ -188,36 +188,46 @@ def test_empty_batch_loads_nothing(tmp_path):
         assert corpus.load_batch("r", BatchResult()) == LoadCounts()
 
 
-def test_a_version_1_database_is_upgraded_and_its_paragraphs_found_again(tmp_path):
-    """Version 1 had exact dedup only. Opening one adds the teaser and near-duplicate
-    columns and band keys, keeps the stored resolutions, and later loads find near-
-    duplicates of the old paragraphs."""
+def _as_written_by(path, version: int) -> None:
+    """Turn a database into what docmill wrote at an earlier schema version."""
+    with duckdb.connect(str(path)) as con:
+        if version < 2:  # no pid, prefix, similarity, bands
+            for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+                con.execute(f"DROP VIEW {view}")
+            con.execute("DROP TABLE paragraph_bands")
+        for added_in, table, column, _ in _ADDED_COLUMNS:
+            if added_in > version:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE docmill_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, version):
+    """Version 1 had exact dedup only, version 2 no long teaser prefixes. Opening one adds
+    what is missing (band keys once), keeps the stored resolutions, and later loads find
+    near-duplicates and long teasers of the old paragraphs."""
     story = ("The regional council voted on Tuesday to close the old bridge over the river for repairs, "
              "sending traffic through the northern bypass until the spring.")
     write_docs(tmp_path / "old", {"a.txt": [story, "A paragraph that is here only once, long enough to count."]})
     path = tmp_path / "c.duckdb"
     with Corpus(path) as corpus:
-        load(corpus, [tmp_path / "old"], "v1")
-    with duckdb.connect(str(path)) as con:  # what version 1 wrote: no pid, prefix, similarity, bands
-        views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-        for (view,) in views:
-            con.execute(f"DROP VIEW {view}")
-        con.execute("DROP TABLE paragraph_bands")
-        for table, column in (("documents", "dup_of_doc"), ("paragraphs", "similarity"), ("paragraphs", "pid"),
-                              ("paragraphs", "prefix_fingerprint")):
-            con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        con.execute("UPDATE docmill_meta SET value = '1' WHERE key = 'schema_version'")
+        load(corpus, [tmp_path / "old"], "old")
+        bands = corpus.con.execute("SELECT count(*) FROM paragraph_bands").fetchone()
+    _as_written_by(path, version)
     with Corpus(path) as corpus:
         con = corpus.con
-        assert con.execute("SELECT value FROM docmill_meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert con.execute("SELECT value FROM docmill_meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
         before = snapshot(con)
         assert con.execute("SELECT count(*) FROM paragraphs WHERE pid IS NULL").fetchone() == (0,)
-        assert con.execute("SELECT count(DISTINCT pid) FROM paragraph_bands").fetchone() == (2,)
-        write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday")]})
-        load(corpus, [tmp_path / "new"], "v2")
+        assert con.execute("SELECT count(*) FROM paragraph_bands").fetchone() == bands
+        assert con.execute("SELECT count(*) FROM paragraphs WHERE long_prefix_fingerprint IS NULL").fetchone() == (1,)
+        write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday"), story[:100] + "…"]})
+        load(corpus, [tmp_path / "new"], "new")
         assert set(before) <= set(snapshot(con))  # the old resolutions stay
-        near = con.execute(
+        found = con.execute(
             "SELECT p.dup_kind, o.text FROM paragraphs p JOIN paragraphs o "
-            "ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position WHERE p.status = 'duplicate'"
+            "ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position WHERE p.status = 'duplicate' "
+            "ORDER BY p.position"
         ).fetchall()
-    assert near == [("near", story)]
+    assert found == [("near", story), ("teaser", story)]
