@@ -665,8 +665,9 @@ def index_bytes(db: Path, scratch: Path) -> dict[str, int]:
         empty = _bytes_of(con, "SELECT 1 AS x WHERE false", scratch)
         return {
             "band keys (paragraph_bands)": _bytes_of(con, "SELECT band, pid FROM paragraph_bands", scratch) - empty,
-            "pid, prefix, similarity columns": _bytes_of(
-                con, "SELECT pid, prefix_fingerprint, similarity FROM paragraphs", scratch) - empty,
+            "pid, prefixes, similarity columns": _bytes_of(
+                con, "SELECT pid, prefix_fingerprint, long_prefix_fingerprint, similarity FROM paragraphs",
+                scratch) - empty,
             "whole database": db.stat().st_size,
         }
 
