@@ -136,9 +136,8 @@ def _hash64(key: str, tier: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=tier).digest(), "big")
 
 
-def fingerprint(text: str) -> int | None:
-    """64-bit fingerprint of ``content_key(text)``, or None if too short to deduplicate."""
-    key = content_key(text)
+def _fingerprint(key: str) -> int | None:
+    """64-bit fingerprint of a content key, or None if too short to deduplicate."""
     return _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
 
 
@@ -153,14 +152,12 @@ def is_teaser(text: str) -> bool:
 def sign_paragraphs(paragraphs: Sequence[Paragraph]) -> None:
     """Set each paragraph's exact fingerprint, and for those that are not boilerplate, the
     prefix fingerprint teasers are looked up by and the near-duplicate band keys."""
-    live = [p for p in paragraphs if p.status != REMOVED]
-    keys = content_keys([p.text for p in live])
-    for paragraph in paragraphs:
-        if paragraph.status == REMOVED:
-            paragraph.fingerprint = fingerprint(paragraph.text)
-    for paragraph, key, bands in zip(live, keys, band_keys(keys)):
+    keys = content_keys([p.text for p in paragraphs])
+    for paragraph, key in zip(paragraphs, keys):
+        paragraph.fingerprint = _fingerprint(key)
+    live = [(p, key) for p, key in zip(paragraphs, keys) if p.status != REMOVED]
+    for (paragraph, key), bands in zip(live, band_keys([key for _, key in live])):
         paragraph.key = key
-        paragraph.fingerprint = _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
         paragraph.prefix_fingerprint = prefix_fingerprint(key)
         paragraph.long_prefix_fingerprint = prefix_fingerprint(key, TEASER_LONG_PREFIX_CHARS)
         paragraph.bands = bands

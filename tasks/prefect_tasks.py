@@ -43,7 +43,7 @@ def clean_batch(
     # corpus in corpus order (storage/corpus.py), its own document included.
     if pool is None:
         return clean_batch_core(records, known_hashes, spec, resolve=False)
-    return pool.submit(clean_batch_core, records, known_hashes, spec, None, False).result()
+    return pool.submit(clean_batch_core, records, known_hashes, spec, resolve=False).result()
 
 
 @task(name="load-batch", task_run_name="load batch {label}", **_TASK_DEFAULTS)
