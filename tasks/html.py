@@ -50,11 +50,55 @@ class Extraction:
     meta: Metadata = field(default_factory=Metadata)
 
 
+# trafilatura's parser settings, but every element an HtmlElement by a lookup in C: lxml.html's
+# own lookup calls Python for every element object trafilatura touches (~0.3 ms a page).
+_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+                               remove_pis=True)
+_PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity,
+))
+# What trafilatura's load_html strips or rewrites before parsing (utils.INVALID_XML_CHARS,
+# DOCTYPE_TAG, FAULTY_HTML; also U+FFFE and U+FFFF), spelled for bytes, so that clean UTF-8 skips its decode-and-scan.
+_XML_INVALID_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_DOCTYPE_TAG = re.compile(rb"^< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
+_SELF_CLOSED_HTML = re.compile(rb"<html.*/>$", re.IGNORECASE)
+
+
+def _parse_utf8(payload: bytes) -> lxml.html.HtmlElement | None:
+    """The tree trafilatura's load_html would build from clean UTF-8 bytes, built from the
+    bytes themselves; None where load_html must decide (another charset, compressed bytes,
+    characters it strips, a self-closed <html/>, or a parse it would retry)."""
+    head = payload[:50]
+    if (payload[:2] == b"\x1f\x8b" or not head.isascii() or len(payload.translate(None, _XML_INVALID_BYTES)) != len(payload)
+            or any(_SELF_CLOSED_HTML.search(line) for line in payload[:4096].splitlines()[:4])):
+        return None
+    if not payload.isascii():
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\ufffe" in text or "\uffff" in text:
+            return None
+    if b"doctype" in head.lower():
+        first_line, _, rest = payload.partition(b"\n")
+        payload = _DOCTYPE_TAG.sub(b"", first_line, count=1) + b"\n" + rest
+    try:
+        tree = lxml.html.fromstring(payload, parser=_PARSER)
+    except Exception:
+        return None
+    if tree is None or len(tree) < 1:
+        return None
+    return None if b"html" not in head.lower() and len(tree) < 2 else tree
+
+
 def _parse(payload: bytes | str) -> lxml.html.HtmlElement:
     """Parse as trafilatura itself would (its charset detection and repairs), so that handing
     it a tree extracts the same text as handing it the page. A bare fragment (a JSONL
     'html' field) is wrapped in a document first."""
-    tree = load_html(payload)
+    tree = _parse_utf8(payload) if isinstance(payload, bytes) else None
+    if tree is None:
+        tree = load_html(payload)
     if tree is None:
         text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
         tree = load_html(f"<html><body><div>{text}</div></body></html>")
@@ -74,10 +118,11 @@ def _element_text(element: lxml.html.HtmlElement) -> str:
 
 class _MarkupIndex:
     """The rules' markup matchers by attribute, with one combined pattern per attribute, so
-    that the usual case, a class or id token no rule wants, costs one regex search, or a
-    dict lookup for a token seen before (class names repeat within and across pages)."""
+    that the usual case, an attribute value none of whose tokens a rule wants, costs one
+    regex search per token, or one dict lookup for a value seen before (class names repeat
+    within and across pages)."""
 
-    _MAX_REMEMBERED_TOKENS = 100_000
+    _MAX_REMEMBERED_VALUES = 100_000
 
     def __init__(self, rules: tuple[Rule, ...]):
         self.pairs: dict[str, list[tuple[MarkupMatcher, Rule]]] = {}
@@ -92,15 +137,23 @@ class _MarkupIndex:
         # One XPath union: attribute nodes in document order, without building an element
         # object for every element of the page (lxml.html's class lookup runs in Python).
         self.xpath = lxml.etree.XPath(" | ".join(f"//@{attr}" for attr in self.pairs)) if self.pairs else None
-        self.wanted: dict[tuple[str, str], bool] = {}
+        self.wanted: dict[str, dict[str, tuple[str, ...]]] = {attr: {} for attr in self.pairs}
+        self.remembered = 0
 
-    def wants(self, attr: str, token: str) -> bool:
-        verdict = self.wanted.get((attr, token))
-        if verdict is None:
-            if len(self.wanted) >= self._MAX_REMEMBERED_TOKENS:
-                self.wanted.clear()
-            verdict = self.wanted[(attr, token)] = self.combined[attr].search(token) is not None
-        return verdict
+    def wanted_tokens(self, attr: str, value: str) -> tuple[str, ...]:
+        """The tokens of an attribute value that some rule's pattern matches."""
+        known = self.wanted[attr]
+        tokens = known.get(value)
+        if tokens is None:
+            if self.remembered >= self._MAX_REMEMBERED_VALUES:
+                for values in self.wanted.values():
+                    values.clear()
+                self.remembered = 0
+            pattern = self.combined[attr]
+            # str(): a key must not be lxml's smart string, which would keep its whole page alive.
+            tokens = known[str(value)] = tuple(token for token in value.split() if pattern.search(token))
+            self.remembered += 1
+        return tokens
 
 
 @lru_cache(maxsize=8)
@@ -117,10 +170,11 @@ def _matched_elements(tree: lxml.html.HtmlElement, rules: tuple[Rule, ...]) -> l
     found: dict[int, tuple[lxml.html.HtmlElement, Rule]] = {}
     for value in index.xpath(tree):
         attr = value.attrname
-        for token in value.split():
-            if not index.wants(attr, token):
-                continue
-            element = value.getparent()
+        tokens = index.wanted_tokens(attr, value)
+        if not tokens:
+            continue
+        element = value.getparent()
+        for token in tokens:
             for matcher, rule in index.pairs[attr]:
                 if (matcher.tags is None or element.tag in matcher.tags) and matcher.pattern.search(token):
                     target = element if matcher.up is None else next(element.iterancestors(matcher.up), None)

@@ -9,11 +9,14 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import lxml.etree
 import pytest
+from trafilatura.utils import load_html
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from storage.corpus import Corpus, LoadCounts
+from tasks import html as html_parsing
 from tasks.pipeline import clean_batch
 from tasks.records import RawRecord
 from tasks.sources import ReadOptions, discover, iter_records
@@ -68,6 +71,44 @@ def test_benchmark_page(case: dict):
         assert snippet in document.text, snippet
     for snippet in case["must_not_contain"]:
         assert snippet not in document.text, snippet
+
+
+def _fixture_pages() -> list[bytes]:
+    pages = [path.read_bytes() for path in sorted((FIXTURES / "html").glob("*.html"))]
+    pages += [gzip.decompress(path.read_bytes()) for path in sorted((FIXTURES / "benchmark").glob("*.html.gz"))]
+    return pages
+
+
+_TRICKY_PAGES = [
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+    b"<html><body><p>Strict doctype, stripped by trafilatura's repair.</p></body></html>",
+    b"<html><body><p>A control\x07character and a \xef\xbf\xbe noncharacter.</p></body></html>",
+    "<html><body><p>Caf\u00e9 in Latin-1.</p></body></html>".encode("latin-1"),
+    b"<html/>\n<body><p>Self-closed root.</p></body>",
+    b"<p>Just a fragment.</p>",
+    b"",
+    gzip.compress(b"<html><body><p>Compressed page.</p></body></html>"),
+    "<html><head><meta charset='utf-8'></head><body><p>\u00c9t\u00e9 \u2014 \u65e5\u672c</p></body></html>".encode(),
+]
+
+
+@pytest.mark.parametrize("payload", _fixture_pages() + _TRICKY_PAGES)
+def test_fast_parse_builds_the_tree_trafilatura_would(payload: bytes):
+    """The bytes fast path (tasks.html._parse_utf8) against trafilatura's load_html: the same
+    tree, or no answer, leaving the page to load_html."""
+    fast = html_parsing._parse_utf8(payload)
+    if fast is None:
+        return
+    slow = load_html(payload)
+    assert slow is not None
+    assert lxml.etree.tostring(fast) == lxml.etree.tostring(slow)
+
+
+def test_fast_parse_answers_for_clean_utf8_pages():
+    assert all(html_parsing._parse_utf8(page) is not None for page in _fixture_pages())
+    assert [html_parsing._parse_utf8(page) is not None for page in _TRICKY_PAGES] == [
+        True, False, False, False, False, False, False, True,
+    ]
 
 
 def test_jsonl_lines_become_documents_and_a_broken_line_a_failure(tmp_path):
