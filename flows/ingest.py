@@ -188,7 +188,7 @@ def ingest(
 
 
 def _load_all(
-    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], corpus: Corpus, run_id: str, counts: LoadCounts,
+    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], corpus: Corpus, run_id: str, counts: LoadCounts,
     progress: _Progress,
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
@@ -215,17 +215,22 @@ def _load_all(
 
 
 def _groups(
-    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult]], paragraphs: int
+    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], paragraphs: int
 ) -> Iterator[list[tuple[int, BatchResult]]]:
     """Consecutive cleaned batches (their reading results attached) holding at least
     ``paragraphs`` paragraphs, the last group whatever it holds. The raw records are not
-    kept: HTML payloads would weigh ten times the cleaned documents."""
+    kept: HTML payloads would weigh ten times the cleaned documents.
+
+    When the input is all read (None in ``cleaned``), the group is loaded at once, while
+    the workers clean the last batches: only those are left to load after the cleaning."""
     group: list[tuple[int, BatchResult]] = []
     held = 0
-    for index, plan, batch in cleaned:
-        group.append((index, plan.attach(batch)))
-        held += batch.paragraph_count
-        if held >= paragraphs:
+    for item in cleaned:
+        if item is not None:
+            index, plan, batch = item
+            group.append((index, plan.attach(batch)))
+            held += batch.paragraph_count
+        if group and (held >= paragraphs or item is None):
             yield group
             group, held = [], 0
     if group:
@@ -281,9 +286,10 @@ def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
 
 def _cleaned(
     planned: Iterator[PlannedBatch], corpus: Corpus, force: bool, spec: RuleSpec, pool: Executor | None, window: int
-) -> Iterator[tuple[int, PlannedBatch, BatchResult]]:
+) -> Iterator[tuple[int, PlannedBatch, BatchResult] | None]:
     """Cleaned batches in reading order, numbered from 1, at most ``window`` in flight: memory
-    holds a few batches whatever the corpus size, and corpus order (hence dedup) is deterministic."""
+    holds a few batches whatever the corpus size, and corpus order (hence dedup) is deterministic.
+    None comes once, when every batch has been submitted."""
     pending: deque = deque()
     for index, plan in enumerate(planned, start=1):
         sources = sorted({record.source for record in plan.records})
@@ -291,6 +297,7 @@ def _cleaned(
         pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
         if len(pending) >= window:
             yield _result(*pending.popleft())
+    yield None
     while pending:
         yield _result(*pending.popleft())
 
