@@ -11,6 +11,7 @@ Metric (the benchmark's): 4-token shingles of \\w+ tokens as multisets; per page
 normalised to sum 1; precision and recall averaged over pages; F1 of the two averages.
 
     .venv/bin/python bench/extraction.py [--data ../shared/dev-data/article-extraction-benchmark] [--repeat 3]
+                                         [--memory-check]
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import io
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,14 +91,25 @@ def _bare(html: str) -> str:
     return trafilatura.extract(html, include_comments=False) or ""
 
 
-def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int]:
+# Runs a command and prints the peak RSS (KiB) of its largest process, itself or a descendant
+# it waited for (Linux's RUSAGE_CHILDREN), so that each ingest is measured on its own.
+_PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def ingest(warc: Path, db: Path, workers: int, *extra: str) -> float:
+    """Run `docmill ingest` as a user would; the peak RSS of its largest process, in MiB."""
+    command = [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers), *extra]
+    printed = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout
+    return int(printed.split()[-1]) / 1024
+
+
+def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int, float]:
     with tempfile.TemporaryDirectory(prefix="docmill-extraction-") as tmp:
         warc, db = Path(tmp) / "pages.warc.gz", Path(tmp) / "bench.duckdb"
         write_warc(pages, warc, repeat)
-        subprocess.run(
-            [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers), *extra],
-            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-        )
+        peak = ingest(warc, db, workers, *extra)
         query = [sys.executable, "-m", "flows.cli", "query", "--db", str(db), "--format", "json"]
         runs = subprocess.run([*query, "SELECT epoch(finished_at - started_at) AS s, documents_new AS n FROM runs"],
                               cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -106,7 +117,14 @@ def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tu
         texts = subprocess.run([*query, "SELECT url, text FROM documents"], cwd=ROOT, check=True,
                                capture_output=True, text=True).stdout
         by_url = {row["url"]: row["text"] for row in map(json.loads, texts.splitlines())}
-    return by_url, run["s"], run["n"]
+    return by_url, run["s"], run["n"], peak
+
+
+def peak_of_larger_input(pages: list[dict], repeat: int, workers: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="docmill-memory-") as tmp:
+        warc = Path(tmp) / "pages.warc.gz"
+        write_warc(pages, warc, repeat)
+        return ingest(warc, Path(tmp) / "bench.duckdb", workers)
 
 
 def main() -> None:
@@ -114,14 +132,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=1, help="ingest the pages this many times over, for timing")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--memory-check", action="store_true",
+                        help="also ingest a WARC ten times larger and print both runs' peak RSS")
     args = parser.parse_args()
 
     pages = load_pages(args.data)
     golds = [page["gold_text"] for page in pages]
 
-    # docmill first, so that the peak RSS of child processes read at the end is docmill's.
-    by_url, docmill_seconds, loaded = run_docmill(pages, args.repeat, args.workers)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    by_url, docmill_seconds, loaded, peak = run_docmill(pages, args.repeat, args.workers)
 
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
@@ -131,7 +149,7 @@ def main() -> None:
 
     # The benchmark's gold text keeps embedded tweets, which docmill removes on purpose;
     # a second ingest without that rule shows what the rest of the pipeline does.
-    by_url_tweets, tweets_seconds, _ = run_docmill(pages, args.repeat, args.workers, "--disable-rule", "social_embed")
+    by_url_tweets, tweets_seconds, _, _ = run_docmill(pages, args.repeat, args.workers, "--disable-rule", "social_embed")
     with_tweets = [by_url_tweets.get(page["url"], "") for page in pages]
 
     n = len(pages) * args.repeat
@@ -145,6 +163,9 @@ def main() -> None:
     print(f"\nspeed ratio docmill / trafilatura: {rows[0][2] / rows[-1][2]:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
     print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
+    if args.memory_check:
+        larger = peak_of_larger_input(pages, 10 * args.repeat, args.workers)
+        print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {10 * n} pages, ten times larger)")
 
 
 if __name__ == "__main__":
