@@ -68,11 +68,17 @@ _ELLIPSIS = re.compile(r"\.{3,}|…")
 FirstSeen = MutableMapping
 
 
+# No code point past the Supplementary Multilingual Plane is punctuation (the last one is
+# U+1E95F, ADLAM INITIAL QUESTION MARK); asking unicodedata about the other 900,000 would
+# cost each process a tenth of a second. tests/test_properties.py checks the bound.
+PUNCTUATION_BOUND = 0x20000
+
+
 @functools.cache
 def _is_punctuation() -> np.ndarray:
     """Whether each code point is a Unicode punctuation mark (category P), by code point."""
     table = np.zeros(sys.maxunicode + 1, dtype=bool)
-    table[[c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)).startswith("P")]] = True
+    table[[c for c in range(PUNCTUATION_BOUND) if unicodedata.category(chr(c)).startswith("P")]] = True
     return table
 
 

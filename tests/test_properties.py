@@ -1,13 +1,14 @@
 """Properties of cleaning that must hold for any text (hypothesis)."""
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks.boilerplate import load_rules
-from tasks.dedup import dedup_key, dedup_keys
+from tasks.dedup import PUNCTUATION_BOUND, dedup_key, dedup_keys
 from tasks.normalize import normalize_text, split_paragraphs
 from tasks.pipeline import clean_paragraphs
 
@@ -84,3 +85,7 @@ def test_dedup_keys_fold_as_specified_alone_or_together(texts: list[str]):
     expected = [_dedup_key_as_specified(text) for text in texts]
     assert dedup_keys(texts) == expected
     assert [dedup_key(text) for text in texts] == expected
+
+
+def test_no_punctuation_lies_past_the_bound_the_fold_table_stops_at():
+    assert not any(unicodedata.category(chr(c)).startswith("P") for c in range(PUNCTUATION_BOUND, sys.maxunicode + 1))
