@@ -8,7 +8,6 @@ record; an unreadable container stops that file (its ``complete`` flag is then F
 from __future__ import annotations
 
 import fnmatch
-import gzip
 import hashlib
 import json
 import os
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from isal import igzip, isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
@@ -187,7 +187,8 @@ def _records(
     label = f"{prefix}{fmt}.gz" if compressed else f"{prefix}{fmt}"
     try:
         if fmt == "gz":
-            with gzip.GzipFile(fileobj=stream) as inner:
+            # ISA-L's inflate: a third of zlib's time, and most of reading a .warc.gz.
+            with igzip.GzipFile(fileobj=stream) as inner:
                 inner_name = name[:-3] if name.lower().endswith(".gz") else name
                 inner_format = _resolve_format(inner_name, inner.peek(2048)[:2048], options)
                 yield from _records(inner, inner_format, inner_name, source, locator, prefix, options, compressed=True)
@@ -199,7 +200,7 @@ def _records(
             yield from _warc(stream, source, locator, label, options)
         else:
             yield from _single(stream, fmt, source, locator, label, options)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, ArchiveLoadFailed) as error:
+    except (OSError, EOFError, zlib.error, isal_zlib.error, zipfile.BadZipFile, ArchiveLoadFailed) as error:
         where = f" ({locator})" if locator else ""
         yield Failure(source, "read", type(error).__name__, f"unreadable {label}{where}: {error}")
 
