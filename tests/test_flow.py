@@ -162,3 +162,19 @@ def test_a_batch_that_cannot_load_costs_only_its_own_documents(tmp_path, monkeyp
     assert (summary["documents_new"], summary["documents_failed"]) == (4, 2)
     assert rows(db, "SELECT stage, count(*) FROM failures GROUP BY ALL") == [("load", 2)]
     assert rows(db, "SELECT count(*) FROM documents WHERE source LIKE '%doc3.txt' OR source LIKE '%doc2.txt'") == [(0,)]
+
+
+def test_what_is_held_is_loaded_once_the_input_is_all_read():
+    """Groups close at the paragraph threshold, and at the marker that every batch has been
+    submitted (None), so that only the batches still cleaning are loaded after it."""
+    from flows.ingest import _groups
+    from tasks.records import BatchResult, Document, Paragraph
+    from tasks.sources import PlannedBatch
+
+    def cleaned(index: int, paragraphs: int) -> tuple[int, PlannedBatch, BatchResult]:
+        document = Document(f"d{index}", "s", "h", [Paragraph(i, f"p{i}") for i in range(paragraphs)])
+        return index, PlannedBatch(), BatchResult(documents=[document])
+
+    stream = [cleaned(1, 6), cleaned(2, 5), cleaned(3, 2), None, cleaned(4, 3), cleaned(5, 1)]
+    assert [[index for index, _ in group] for group in _groups(iter(stream), 10)] == [[1, 2], [3], [4, 5]]
+    assert [[index for index, _ in group] for group in _groups(iter([None, cleaned(1, 2)]), 10)] == [[1]]
