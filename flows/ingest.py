@@ -293,7 +293,7 @@ def _cleaned(
     pending: deque = deque()
     for index, plan in enumerate(planned, start=1):
         sources = sorted({record.source for record in plan.records})
-        known = {} if force else corpus.document_hashes(sources)
+        known = {} if force else corpus.document_hashes([record.doc_id for record in plan.records], sources)
         pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
         if len(pending) >= window:
             yield _result(*pending.popleft())

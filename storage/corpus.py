@@ -588,11 +588,11 @@ class Corpus:
                     [run_id],
                 )
 
-    def _lookup(self, sql: str, keys: Sequence[str]) -> dict[str, str]:
+    def _lookup(self, sql: str, keys: Sequence[str], params: dict | None = None) -> dict[str, str]:
         if not keys:
             return {}
         with _registered(self.con, {"wanted": pa.table({"key": list(keys)})}):
-            return dict(self.con.execute(sql).fetchall())
+            return dict(self.con.execute(sql, params).fetchall())
 
     def source_hashes(self, sources: Sequence[str]) -> dict[str, str]:
         """Content hashes of the given files, for those last read to their end."""
@@ -600,10 +600,13 @@ class Corpus:
             "SELECT source, content_hash FROM sources WHERE complete AND source IN (SELECT key FROM wanted)", sources
         )
 
-    def document_hashes(self, sources: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the documents that came from the given files."""
+    def document_hashes(self, doc_ids: Sequence[str], sources: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the given documents, those that came from one of the given files.
+        By document, not by file: a batch of a large WARC needs its fifty, not the file's all."""
         return self._lookup(
-            "SELECT doc_id, content_hash FROM documents WHERE source IN (SELECT key FROM wanted)", sources
+            "SELECT doc_id, content_hash FROM documents WHERE doc_id IN (SELECT key FROM wanted) "
+            "AND list_contains($sources, source)",
+            doc_ids, {"sources": list(sources)},
         )
 
     def _documents_in(self, sources: Sequence[str]) -> int:

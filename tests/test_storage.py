@@ -33,7 +33,8 @@ def load(corpus: Corpus, paths, run_id: str = "run", batch_size: int = 100) -> L
     corpus.start_run(run_id, run_id, [str(p) for p in paths], {})
     known_sources = corpus.source_hashes([file.source for file in files])
     for plan in plan_batches(files, ReadOptions(), known_sources, batch_size):
-        known = corpus.document_hashes(sorted({record.source for record in plan.records}))
+        known = corpus.document_hashes([record.doc_id for record in plan.records],
+                                       sorted({record.source for record in plan.records}))
         counts.add(corpus.load_batch(run_id, plan.attach(clean_batch(plan.records, known, resolve=False))))
     corpus.finish_run(run_id, "completed", counts)
     return counts
@@ -69,6 +70,16 @@ def test_samples_load_and_reload_unchanged(tmp_path):
                          "navigation": 1, "truncated_repeat": 1}
         assert con.execute("SELECT * FROM languages").fetchall() == [("fr", 2, 23)]
         assert con.execute("SELECT status FROM run_history").fetchall() == [("completed",), ("completed",)]
+
+
+def test_document_hashes_are_looked_up_by_document_within_the_given_files(tmp_path):
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [SAMPLES], "first")
+        rows = corpus.con.execute("SELECT doc_id, source, content_hash FROM documents ORDER BY doc_id").fetchall()
+        (first, first_source, first_hash), (second, second_source, _) = rows
+        assert corpus.document_hashes([first], [first_source, second_source]) == {first: first_hash}
+        assert corpus.document_hashes([first, second], [first_source]) == {first: first_hash}
+        assert corpus.document_hashes([], [first_source]) == {}
 
 
 def test_cross_document_duplicates_point_at_first_occurrence(tmp_path):
