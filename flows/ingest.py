@@ -292,8 +292,7 @@ def _cleaned(
     None comes once, when every batch has been submitted."""
     pending: deque = deque()
     for index, plan in enumerate(planned, start=1):
-        sources = sorted({record.source for record in plan.records})
-        known = {} if force else corpus.document_hashes([record.doc_id for record in plan.records], sources)
+        known = {} if force else corpus.document_hashes(plan.records)
         pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
         if len(pending) >= window:
             yield _result(*pending.popleft())

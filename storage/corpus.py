@@ -28,7 +28,7 @@ from tasks.dedup import (
     EXACT, MAX_ORIGINALS_PER_BAND, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
     sign_paragraphs,
 )
-from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, SourceDone
+from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
 SCHEMA_VERSION = 3
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
@@ -600,13 +600,13 @@ class Corpus:
             "SELECT source, content_hash FROM sources WHERE complete AND source IN (SELECT key FROM wanted)", sources
         )
 
-    def document_hashes(self, doc_ids: Sequence[str], sources: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the given documents, those that came from one of the given files.
-        By document, not by file: a batch of a large WARC needs its fifty, not the file's all."""
+    def document_hashes(self, records: Sequence[RawRecord]) -> dict[str, str]:
+        """Content hashes of the records' documents, where stored from the same files. By
+        document, not by file: a batch of a large WARC needs its fifty, not the file's all."""
         return self._lookup(
             "SELECT doc_id, content_hash FROM documents WHERE doc_id IN (SELECT key FROM wanted) "
             "AND list_contains($sources, source)",
-            doc_ids, {"sources": list(sources)},
+            [record.doc_id for record in records], {"sources": list({record.source for record in records})},
         )
 
     def _documents_in(self, sources: Sequence[str]) -> int:

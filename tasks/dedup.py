@@ -213,7 +213,7 @@ class Original:
     @property
     def comparable(self) -> Comparable:
         if self._comparable is None:
-            self._comparable = Comparable(self.key if self.key is not None else content_key(self.text))
+            self._comparable = Comparable(_key_of(self))
         return self._comparable
 
 
@@ -285,8 +285,9 @@ def _hold(keys: dict, key: int, original: Original, limit: int | None) -> None:
         keys[key] = (*held, original)
 
 
-def _key_of(paragraph: Paragraph) -> str:
-    return paragraph.key if paragraph.key is not None else content_key(paragraph.text)
+def _key_of(item: Paragraph | Original) -> str:
+    """The content key signing kept, or computed again where it was not (stored paragraphs)."""
+    return item.key if item.key is not None else content_key(item.text)
 
 
 def _mark(paragraph: Paragraph, origin: Origin) -> None:

@@ -69,7 +69,7 @@ def _parse_utf8(payload: bytes) -> lxml.html.HtmlElement | None:
     """The tree trafilatura's load_html would build from clean UTF-8 bytes, built from the
     bytes themselves; None where load_html must decide (another charset, compressed bytes,
     characters it strips, a self-closed <html/>, or a parse it would retry)."""
-    head = payload[:50]
+    head = payload[:50].lower()  # what load_html checks: its first 50 characters, lowercased
     if (payload[:2] == b"\x1f\x8b" or not head.isascii() or len(payload.translate(None, _XML_INVALID_BYTES)) != len(payload)
             or any(_SELF_CLOSED_HTML.search(line) for line in payload[:4096].splitlines()[:4])):
         return None
@@ -80,7 +80,7 @@ def _parse_utf8(payload: bytes) -> lxml.html.HtmlElement | None:
             return None
         if "\ufffe" in text or "\uffff" in text:
             return None
-    if b"doctype" in head.lower():
+    if b"doctype" in head:
         first_line, _, rest = payload.partition(b"\n")
         payload = _DOCTYPE_TAG.sub(b"", first_line, count=1) + b"\n" + rest
     try:
@@ -89,7 +89,7 @@ def _parse_utf8(payload: bytes) -> lxml.html.HtmlElement | None:
         return None
     if tree is None or len(tree) < 1:
         return None
-    return None if b"html" not in head.lower() and len(tree) < 2 else tree
+    return None if b"html" not in head and len(tree) < 2 else tree
 
 
 def _parse(payload: bytes | str) -> lxml.html.HtmlElement:

@@ -10,7 +10,7 @@ import pytest
 from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, Corpus, LoadCounts
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
-from tasks.records import BatchResult
+from tasks.records import BatchResult, RawRecord
 
 from conftest import SAMPLES, records_of
 
@@ -33,8 +33,7 @@ def load(corpus: Corpus, paths, run_id: str = "run", batch_size: int = 100) -> L
     corpus.start_run(run_id, run_id, [str(p) for p in paths], {})
     known_sources = corpus.source_hashes([file.source for file in files])
     for plan in plan_batches(files, ReadOptions(), known_sources, batch_size):
-        known = corpus.document_hashes([record.doc_id for record in plan.records],
-                                       sorted({record.source for record in plan.records}))
+        known = corpus.document_hashes(plan.records)
         counts.add(corpus.load_batch(run_id, plan.attach(clean_batch(plan.records, known, resolve=False))))
     corpus.finish_run(run_id, "completed", counts)
     return counts
@@ -77,9 +76,18 @@ def test_document_hashes_are_looked_up_by_document_within_the_given_files(tmp_pa
         load(corpus, [SAMPLES], "first")
         rows = corpus.con.execute("SELECT doc_id, source, content_hash FROM documents ORDER BY doc_id").fetchall()
         (first, first_source, first_hash), (second, second_source, _) = rows
-        assert corpus.document_hashes([first], [first_source, second_source]) == {first: first_hash}
-        assert corpus.document_hashes([first, second], [first_source]) == {first: first_hash}
-        assert corpus.document_hashes([], [first_source]) == {}
+
+        def record(doc_id: str, source: str) -> RawRecord:
+            return RawRecord(doc_id, source, None, "text", "txt", b"")
+
+        assert corpus.document_hashes([record(first, first_source)]) == {first: first_hash}
+        # Both files asked for, but only the documents named: the second is not returned.
+        assert corpus.document_hashes([record(first, first_source), record("elsewhere", second_source)]) == {
+            first: first_hash}
+        # The second document, asked for as if it came from the first file, is not known there.
+        assert corpus.document_hashes([record(first, first_source), record(second, first_source)]) == {
+            first: first_hash}
+        assert corpus.document_hashes([]) == {}
 
 
 def test_cross_document_duplicates_point_at_first_occurrence(tmp_path):
