@@ -37,10 +37,15 @@ SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corp
 # tables anyway, and reads them back from the OS page cache as fast (bench/neardup.py at
 # a million paragraphs: the same CPU with 256 MB as with 512, and 730 MiB peak RSS, not 960).
 WRITER_MEMORY_LIMIT = "256MB"
-# DuckDB writes its log into the database file once the log holds 16 MB, by default: at
-# nearly every load, rewriting blocks each time. Every gigabyte: 7% less writer CPU and a
-# third smaller file at a million paragraphs; closing the database writes the rest.
-WRITER_CHECKPOINT_THRESHOLD = "1GB"
+# Between loads DuckDB would keep what the last one read, up to the limit above, so the
+# writer's RSS would grow with the corpus until that cache is full: by 185 MiB from 3,620
+# to 36,200 pages (bench/extraction.py --memory-check). Lowering the limit evicts the cache.
+# Blocks written since the last checkpoint cannot be evicted, only spilled to a temporary
+# file that grows with the input until the checkpoint reads it back: so DuckDB's default
+# threshold (16 MB of log) stays, not 1 GB. That costs no CPU (bench/neardup.py at a million
+# paragraphs: 136 CPU-s per million, 140 to 146 with 1 GB and no eviction) but a larger file,
+# 1,400 bytes a paragraph, not 900: each checkpoint rewrites the tables' last row groups.
+WRITER_IDLE_MEMORY_LIMIT = "16MB"
 # Each load looks its keys up by scanning the dedup index once (DuckDB joins by hashing, it
 # has no index joins), so the writer loads cleaned batches in groups of about this many
 # paragraphs: the index is scanned fifteen times less often than batch by batch, and a group
@@ -467,7 +472,7 @@ class Corpus:
         self.path = str(path)
         self.dedup = dedup
         self.con = duckdb.connect(self.path, config={
-            "memory_limit": WRITER_MEMORY_LIMIT, "checkpoint_threshold": WRITER_CHECKPOINT_THRESHOLD,
+            "memory_limit": WRITER_MEMORY_LIMIT,
             # The cleaning processes hold the cores; a second DuckDB thread only competes.
             "threads": 1,
         })
@@ -647,7 +652,16 @@ class Corpus:
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+        self._release_cache()
         return counts
+
+    def _release_cache(self) -> None:
+        """Evict DuckDB's cache of the database (see WRITER_IDLE_MEMORY_LIMIT)."""
+        try:
+            self.con.execute(f"SET memory_limit = '{WRITER_IDLE_MEMORY_LIMIT}'")
+        except duckdb.OutOfMemoryException:
+            pass  # DuckDB evicted what it could; the rest is in use
+        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
     def _upsert_documents(self, run_id: str) -> int:
         self.con.execute("UPDATE documents SET seen_run_id = ? WHERE doc_id IN (SELECT doc_id FROM staged_unchanged)", [run_id])

@@ -207,6 +207,23 @@ def test_empty_batch_loads_nothing(tmp_path):
         assert corpus.load_batch("r", BatchResult()) == LoadCounts()
 
 
+def _cached_mib(con) -> int:
+    return con.execute("SELECT sum(memory_usage_bytes) // 1048576 FROM duckdb_memory()").fetchone()[0]
+
+
+def test_a_load_leaves_the_database_cache_evicted(tmp_path):
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        con = corpus.con
+        # Stored data read once, so that DuckDB caches it, as a large corpus's loads do.
+        con.execute("CREATE TABLE filler AS SELECT range AS i, repeat(md5(range::VARCHAR), 12) AS s FROM range(250000)")
+        con.execute("CHECKPOINT")
+        con.execute("SELECT sum(length(s)) FROM filler").fetchall()
+        assert _cached_mib(con) > 32
+        load(corpus, [SAMPLES])
+        assert _cached_mib(con) <= 16
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"  # 256 MB
+
+
 def _as_written_by(path, version: int) -> None:
     """Turn a database into what docmill wrote at an earlier schema version."""
     with duckdb.connect(str(path)) as con:
