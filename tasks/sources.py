@@ -163,13 +163,15 @@ def _resolve_format(name: str, head: bytes, options: ReadOptions) -> str:
     return detected if detected in ("gz", "zip") or options.format is None else options.format
 
 
-def iter_records(file: SourceFile, options: ReadOptions = ReadOptions()) -> Iterator[Item]:
+def iter_records(file: SourceFile, options: ReadOptions = ReadOptions(), fmt: str | None = None) -> Iterator[Item]:
     """Every record of a source file, as RawRecord, or Failure (a bad record, or an unreadable
-    file: stage 'read', after which nothing more comes), or Skipped."""
+    file: stage 'read', after which nothing more comes), or Skipped. ``fmt``: the file's
+    format, when the caller has resolved it already."""
     try:
         with open(file.path, "rb") as stream:
-            fmt = _resolve_format(file.path, stream.read(2048), options)
-            stream.seek(0)
+            if fmt is None:
+                fmt = _resolve_format(file.path, stream.read(2048), options)
+                stream.seek(0)
             yield from _records(stream, fmt, file.path, file.source, None, "", options)
     except OSError as error:
         yield _unreadable(file, error)
@@ -342,7 +344,7 @@ def plan_batches(
             batch.unchanged_sources.append(file.source)
             continue
         complete = True
-        for item in iter_records(file, options):
+        for item in iter_records(file, options, fmt):
             if isinstance(item, RawRecord):
                 batch.records.append(item)
                 batch.payload_bytes += len(item.payload)
