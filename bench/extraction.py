@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import trafilatura
@@ -105,11 +107,18 @@ def ingest(warc: Path, db: Path, workers: int, *extra: str) -> float:
     return int(printed.split()[-1]) / 1024
 
 
-def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int, float]:
+@contextmanager
+def ingested(pages: list[dict], repeat: int, workers: int, *extra: str) -> Iterator[tuple[Path, float]]:
+    """The pages, ``repeat`` times over, ingested into a temporary database: its path and the
+    peak RSS of the ingest's largest process, in MiB."""
     with tempfile.TemporaryDirectory(prefix="docmill-extraction-") as tmp:
         warc, db = Path(tmp) / "pages.warc.gz", Path(tmp) / "bench.duckdb"
         write_warc(pages, warc, repeat)
-        peak = ingest(warc, db, workers, *extra)
+        yield db, ingest(warc, db, workers, *extra)
+
+
+def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int, float]:
+    with ingested(pages, repeat, workers, *extra) as (db, peak):
         query = [sys.executable, "-m", "flows.cli", "query", "--db", str(db), "--format", "json"]
         runs = subprocess.run([*query, "SELECT epoch(finished_at - started_at) AS s, documents_new AS n FROM runs"],
                               cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -118,13 +127,6 @@ def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tu
                                capture_output=True, text=True).stdout
         by_url = {row["url"]: row["text"] for row in map(json.loads, texts.splitlines())}
     return by_url, run["s"], run["n"], peak
-
-
-def peak_of_larger_input(pages: list[dict], repeat: int, workers: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="docmill-memory-") as tmp:
-        warc = Path(tmp) / "pages.warc.gz"
-        write_warc(pages, warc, repeat)
-        return ingest(warc, Path(tmp) / "bench.duckdb", workers)
 
 
 def main() -> None:
@@ -164,8 +166,8 @@ def main() -> None:
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
     print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
     if args.memory_check:
-        larger = peak_of_larger_input(pages, 10 * args.repeat, args.workers)
-        print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {10 * n} pages, ten times larger)")
+        with ingested(pages, 10 * args.repeat, args.workers) as (_, larger):
+            print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {10 * n} pages, ten times larger)")
 
 
 if __name__ == "__main__":
