@@ -38,8 +38,8 @@ SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corp
 # a million paragraphs: the same CPU with 256 MB as with 512, and 730 MiB peak RSS, not 960).
 WRITER_MEMORY_LIMIT = "256MB"
 # Between loads DuckDB would keep what the last one read, up to the limit above, so the
-# writer's RSS would grow with the corpus until that cache is full: by 185 MiB from 3,620
-# to 36,200 pages (bench/extraction.py --memory-check). Lowering the limit evicts the cache.
+# writer's RSS would grow with the corpus until that cache is full (it held 183 MB after
+# 15,000 pages of bench/extraction.py, by duckdb_memory()). Lowering the limit evicts it.
 # Blocks written since the last checkpoint cannot be evicted, only spilled to a temporary
 # file that grows with the input until the checkpoint reads it back: so DuckDB's default
 # threshold (16 MB of log) stays, not 1 GB. That costs no CPU (bench/neardup.py at a million
