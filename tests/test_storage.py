@@ -7,7 +7,7 @@ import random
 import duckdb
 import pytest
 
-from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, Corpus, LoadCounts
+from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, WRITER_MEMORY_LIMIT, Corpus, LoadCounts
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
 from tasks.records import BatchResult, RawRecord
@@ -221,7 +221,9 @@ def test_a_load_leaves_the_database_cache_evicted(tmp_path):
         assert _cached_mib(con) > 32
         load(corpus, [SAMPLES])
         assert _cached_mib(con) <= 16
-        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"  # 256 MB
+        with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
+            as_configured = fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == as_configured
 
 
 def _as_written_by(path, version: int) -> None:
