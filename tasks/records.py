@@ -5,7 +5,8 @@ without a database or an orchestrator and the records pickle cheaply between pro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 KEPT = "kept"
 REMOVED = "removed"
@@ -39,6 +40,15 @@ class Paragraph:
     # The normalised text dedup compares (tasks/dedup.py content_key), kept from signing so
     # that the writer does not compute it again; not stored.
     key: str | None = None
+
+    def __reduce__(self):
+        # A slots dataclass pickles through a Python loop over its fields on both sides;
+        # the constructor's arguments take half the time. Every paragraph crosses from a
+        # cleaning process to the flow's (bench/extraction.py: 116,000 of them, 1.9 s -> 1.0 s).
+        return Paragraph, _paragraph_fields(self)
+
+
+_paragraph_fields = attrgetter(*(f.name for f in fields(Paragraph)))
 
 
 def in_final_text(paragraph: Paragraph, doc_id: str) -> bool:

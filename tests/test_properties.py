@@ -1,6 +1,8 @@
 """Properties of cleaning that must hold for any text (hypothesis)."""
 from __future__ import annotations
 
+import copy
+import pickle
 import sys
 import unicodedata
 
@@ -11,6 +13,7 @@ from tasks.boilerplate import load_rules
 from tasks.dedup import PUNCTUATION_BOUND, dedup_key, dedup_keys
 from tasks.normalize import normalize_text, split_paragraphs
 from tasks.pipeline import clean_paragraphs
+from tasks.records import Paragraph
 
 RULES = load_rules()
 
@@ -89,3 +92,16 @@ def test_dedup_keys_fold_as_specified_alone_or_together(texts: list[str]):
 
 def test_no_punctuation_lies_past_the_bound_the_fold_table_stops_at():
     assert not any(unicodedata.category(chr(c)).startswith("P") for c in range(PUNCTUATION_BOUND, sys.maxunicode + 1))
+
+
+@FAST
+@given(st.builds(
+    Paragraph, position=st.integers(0, 10**6), text=st.text(),
+    bands=st.one_of(st.none(), st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))),
+    fingerprint=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    similarity=st.one_of(st.none(), st.floats(0, 1)), key=st.one_of(st.none(), st.text()),
+))
+def test_a_paragraph_crosses_between_processes_unchanged(paragraph: Paragraph):
+    # Paragraph pickles by its own __reduce__ (tasks/records.py), which must carry every field.
+    assert pickle.loads(pickle.dumps(paragraph)) == paragraph
+    assert copy.copy(paragraph) == paragraph
