@@ -251,12 +251,11 @@ class _Resolution:
         known = self._known(dirty)
         store: dict = {}
         index, entered = SeenIndex(store), 0
-        with _cyclic_gc_paused():
-            for doc_id, (seq, paragraphs) in sorted(dirty.items(), key=lambda item: item[1][0]):
-                while entered < len(known) and known[entered].pid < seq * SEQ_SHIFT:
-                    known[entered].enter(index)
-                    entered += 1
-                mark_duplicates(doc_id, paragraphs, store, self.params)
+        for doc_id, (seq, paragraphs) in sorted(dirty.items(), key=lambda item: item[1][0]):
+            while entered < len(known) and known[entered].pid < seq * SEQ_SHIFT:
+                known[entered].enter(index)
+                entered += 1
+            mark_duplicates(doc_id, paragraphs, store, self.params)
 
     def _known(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> list[_Known]:
         live = [p for _, ps in dirty.values() for p in ps if p.status != "removed" and p.fingerprint is not None]
@@ -436,9 +435,10 @@ class _Resolution:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Resolution allocates many small objects and frees them by reference counting; on
-    each allocation threshold Python's cyclic collector would walk the writer's whole heap
-    (the batch, Prefect's objects): 15 µs a paragraph, measured (bench/neardup.py)."""
+    """A load allocates many small objects (Arrow columns' values, dedup's index) and frees
+    them by reference counting; on each allocation threshold Python's cyclic collector
+    would walk the writer's whole heap (the batches held, Prefect's objects): 15 µs a
+    paragraph in dedup's resolution alone, measured (bench/neardup.py)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -638,7 +638,7 @@ class Corpus:
             "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
             "staged_sources": _sources_table(batch.sources_done),
         }
-        with _registered(self.con, staged):
+        with _registered(self.con, staged), _cyclic_gc_paused():
             try:
                 self.con.execute("BEGIN")
                 last_seq = self.con.execute("SELECT coalesce(max(seq), 0) FROM documents").fetchone()[0]
