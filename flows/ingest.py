@@ -72,6 +72,10 @@ def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
         yield None
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+    # Start every worker now rather than at the first batch (the pool starts them on demand),
+    # so that their half-second start overlaps with hashing and reading that batch.
+    for _ in range(workers):
+        pool.submit(os.getpid)
     try:
         yield pool
     finally:
@@ -188,7 +192,7 @@ def ingest(
                 corpus.record_failures(run_id, discover_failures)
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
-                cleaned = _cleaned(planned, corpus, force, spec, pool, window=2 * workers)
+                cleaned = _cleaned(planned, corpus, force, spec, pool, parts=2 * workers)
                 _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)))
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
@@ -300,16 +304,18 @@ def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
 
 
 def _cleaned(
-    planned: Iterator[PlannedBatch], corpus: Corpus, force: bool, spec: RuleSpec, pool: Executor | None, window: int
+    planned: Iterator[PlannedBatch], corpus: Corpus, force: bool, spec: RuleSpec, pool: Executor | None, parts: int
 ) -> Iterator[tuple[int, PlannedBatch, BatchResult] | None]:
-    """Cleaned batches in reading order, numbered from 1, at most ``window`` in flight: memory
-    holds a few batches whatever the corpus size, and corpus order (hence dedup) is deterministic.
-    None comes once, when every batch has been submitted."""
+    """Cleaned batches in reading order, numbered from 1, each spread over the pool in
+    ``parts`` chunks. Two are in flight: while the flow waits for one, the pool has the
+    other's chunks to work on. Memory holds two batches whatever the corpus size, and corpus
+    order (hence dedup) is deterministic. None comes once, when every batch has been submitted."""
     pending: deque = deque()
     for index, plan in enumerate(planned, start=1):
         known = {} if force else corpus.document_hashes(plan.records)
-        pending.append((index, plan, clean_batch.submit(index, quote(plan.records), quote(known), spec, pool)))
-        if len(pending) >= window:
+        future = clean_batch.submit(index, quote(plan.records), quote(known), spec, pool, parts)
+        pending.append((index, plan, future))
+        if len(pending) >= 2:
             yield _result(*pending.popleft())
     yield None
     while pending:
