@@ -46,7 +46,7 @@ def clean_batch(
     results come back in reading order."""
     # Paragraphs are only signed here: the writer resolves every one of them against the
     # corpus in corpus order (storage/corpus.py), its own document included.
-    if pool is None:
+    if pool is None or not records:  # a batch may only carry the files it completes
         return clean_batch_core(records, known_hashes, spec, resolve=False)
     size = -(-len(records) // max(parts, 1))
     chunks = [records[start : start + size] for start in range(0, len(records), size)]

@@ -80,6 +80,28 @@ def test_parallel_batches_load_the_same_corpus_as_one_process(tmp_path):
     assert rows(parallel, CONTENT) == rows(serial, CONTENT)
 
 
+def test_a_batch_holding_only_files_it_completes_cleans_without_error(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    # Ten files in batches of five: the tenth file's end travels in a batch of its own, with no records.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(10):
+        (inbox / f"doc{i}.txt").write_text(f"Document {i} has a sentence of its own, long enough to keep.\n",
+                                           encoding="utf-8")
+    db = tmp_path / "corpus.duckdb"
+    state = ingest(sources=[str(inbox)], db=str(db), workers=2, batch_size=5, return_state=True)
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    assert sorted(run.name for run in task_runs if run.name.startswith("clean")) == [
+        "clean batch 1", "clean batch 2", "clean batch 3"]
+    assert all(run.state.is_completed() for run in task_runs)
+    assert rows(db, "SELECT count(*) FROM sources WHERE complete") == [(10,)]
+
+
 def artifacts_of(state) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
