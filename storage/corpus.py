@@ -41,11 +41,20 @@ WRITER_MEMORY_LIMIT = "256MB"
 # writer's RSS would grow with the corpus until that cache is full (it held 183 MB after
 # 15,000 pages of bench/extraction.py, by duckdb_memory()). Lowering the limit evicts it.
 # Blocks written since the last checkpoint cannot be evicted, only spilled to a temporary
-# file that grows with the input until the checkpoint reads it back: so DuckDB's default
-# threshold (16 MB of log) stays, not 1 GB. That costs no CPU (bench/neardup.py at a million
-# paragraphs: 136 CPU-s per million, 140 to 146 with 1 GB and no eviction) but a larger file,
-# 1,400 bytes a paragraph, not 900: each checkpoint rewrites the tables' last row groups.
+# file that grows with the input until the checkpoint reads it back: so each load ends with
+# a checkpoint. That costs no CPU (bench/neardup.py at a million paragraphs: 136 CPU-s per
+# million, 140 to 146 with a 1 GB threshold and no eviction) but a larger file, 1,400 bytes
+# a paragraph, not 900: each checkpoint rewrites the tables' last row groups.
 WRITER_IDLE_MEMORY_LIMIT = "16MB"
+# A checkpoint fills DuckDB's buffers up to the memory limit: under 256 MB, one checkpoint
+# took the writer from 560 to 720-750 MiB (bench/extraction.py's 36,200 pages replayed
+# through load_batch in 40 loads). Under 128 MB the peak was 590 MiB, for 9% more load time
+# (25.0 s against 22.7; 64 MB: 592 MiB, 26.4 s). So loads commit first and checkpoint after,
+# once the log holds DuckDB's default 16 MB: committed data is safe in the write-ahead log,
+# so a checkpoint that finds this limit too small loses nothing and runs again under the
+# usual one.
+WRITER_CHECKPOINT_MEMORY_LIMIT = "128MB"
+WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 # Each load looks its keys up by scanning the dedup index once (DuckDB joins by hashing, it
 # has no index joins), so the writer loads cleaned batches in groups of about this many
 # paragraphs: the index is scanned fifteen times less often than batch by batch, and a group
@@ -475,6 +484,8 @@ class Corpus:
             "memory_limit": WRITER_MEMORY_LIMIT,
             # The cleaning processes hold the cores; a second DuckDB thread only competes.
             "threads": 1,
+            # Loads checkpoint themselves (Corpus._checkpoint), not inside their COMMIT.
+            "checkpoint_threshold": "1GB",
         })
         self._apply_schema()
 
@@ -652,8 +663,22 @@ class Corpus:
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+        self._checkpoint()
         self._release_cache()
         return counts
+
+    def _checkpoint(self) -> None:
+        """Checkpoint under WRITER_CHECKPOINT_MEMORY_LIMIT, or the usual limit if that is too
+        small, once the write-ahead log holds 16 MB (DuckDB's own threshold)."""
+        wal = Path(self.path + ".wal")
+        if not wal.exists() or wal.stat().st_size < WAL_CHECKPOINT_BYTES:
+            return
+        try:
+            self.con.execute(f"SET memory_limit = '{WRITER_CHECKPOINT_MEMORY_LIMIT}'")
+            self.con.execute("CHECKPOINT")
+        except (duckdb.OutOfMemoryException, duckdb.TransactionException):
+            self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+            self.con.execute("CHECKPOINT")
 
     def _release_cache(self) -> None:
         """Evict DuckDB's cache of the database (see WRITER_IDLE_MEMORY_LIMIT)."""

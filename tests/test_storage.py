@@ -3,10 +3,12 @@ and agreement between the in-memory dedup (docmill clean) and the SQL one (inges
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import duckdb
 import pytest
 
+import storage.corpus
 from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, WRITER_MEMORY_LIMIT, Corpus, LoadCounts
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
@@ -224,6 +226,25 @@ def test_a_load_leaves_the_database_cache_evicted(tmp_path):
         with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
             as_configured = fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == as_configured
+
+
+@pytest.mark.parametrize("checkpoint_limit", [storage.corpus.WRITER_CHECKPOINT_MEMORY_LIMIT, "1MB"])
+def test_a_load_checkpoints_a_long_log_even_if_its_memory_limit_is_too_small(tmp_path, monkeypatch, checkpoint_limit):
+    monkeypatch.setattr(storage.corpus, "WRITER_CHECKPOINT_MEMORY_LIMIT", checkpoint_limit)
+    path = tmp_path / "c.duckdb"
+    wal = Path(f"{path}.wal")
+    with Corpus(path) as corpus:
+        corpus.con.execute("CREATE TABLE filler AS SELECT range AS i, repeat(md5(range::VARCHAR), 12) AS s FROM range(250000)")
+        corpus.con.execute("CHECKPOINT")
+        # Committed but not checkpointed: updates go to the write-ahead log.
+        corpus.con.execute("UPDATE filler SET s = upper(s)")
+        assert wal.stat().st_size > 16 * 2**20
+        load(corpus, [SAMPLES])
+        assert not wal.exists() or wal.stat().st_size < 2**20
+        assert corpus.con.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
+        with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
+            as_configured = fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert corpus.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == as_configured
 
 
 def _as_written_by(path, version: int) -> None:
