@@ -41,8 +41,8 @@ WRITER_MEMORY_LIMIT = "256MB"
 # writer's RSS would grow with the corpus until that cache is full (it held 183 MB after
 # 15,000 pages of bench/extraction.py, by duckdb_memory()). Lowering the limit evicts it.
 # Blocks written since the last checkpoint cannot be evicted, only spilled to a temporary
-# file that grows with the input until the checkpoint reads it back: so each load ends with
-# a checkpoint. That costs no CPU (bench/neardup.py at a million paragraphs: 136 CPU-s per
+# file that grows with the input until the checkpoint reads it back: so loads checkpoint at
+# DuckDB's default threshold (16 MB of log), not 1 GB. That costs no CPU (bench/neardup.py at a million paragraphs: 136 CPU-s per
 # million, 140 to 146 with a 1 GB threshold and no eviction) but a larger file, 1,400 bytes
 # a paragraph, not 900: each checkpoint rewrites the tables' last row groups.
 WRITER_IDLE_MEMORY_LIMIT = "16MB"
