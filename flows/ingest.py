@@ -76,11 +76,11 @@ def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
         yield None
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
-    # Start every worker now rather than at the first batch (the pool starts them on demand),
-    # so that their half-second start overlaps with hashing and reading that batch.
-    for _ in range(workers):
-        pool.submit(os.getpid)
     try:
+        # Start every worker now rather than at the first batch (the pool starts them on
+        # demand), so that their half-second start overlaps with hashing and reading that batch.
+        for _ in range(workers):
+            pool.submit(os.getpid)
         yield pool
     finally:
         pool.shutdown(cancel_futures=True)

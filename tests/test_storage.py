@@ -229,7 +229,7 @@ def test_a_load_leaves_the_database_cache_evicted(tmp_path):
 
 
 @pytest.mark.parametrize("checkpoint_limit", [storage.corpus.WRITER_CHECKPOINT_MEMORY_LIMIT, "1MB"])
-def test_a_load_checkpoints_a_long_log_even_if_its_memory_limit_is_too_small(tmp_path, monkeypatch, checkpoint_limit):
+def test_a_load_checkpoints_a_long_log_even_under_a_tiny_memory_limit(tmp_path, monkeypatch, checkpoint_limit):
     monkeypatch.setattr(storage.corpus, "WRITER_CHECKPOINT_MEMORY_LIMIT", checkpoint_limit)
     path = tmp_path / "c.duckdb"
     wal = Path(f"{path}.wal")
