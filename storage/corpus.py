@@ -42,9 +42,10 @@ WRITER_MEMORY_LIMIT = "256MB"
 # 15,000 pages of bench/extraction.py, by duckdb_memory()). Lowering the limit evicts it.
 # Blocks written since the last checkpoint cannot be evicted, only spilled to a temporary
 # file that grows with the input until the checkpoint reads it back: so loads checkpoint at
-# DuckDB's default threshold (16 MB of log), not 1 GB. That costs no CPU (bench/neardup.py at a million paragraphs: 136 CPU-s per
-# million, 140 to 146 with a 1 GB threshold and no eviction) but a larger file, 1,400 bytes
-# a paragraph, not 900: each checkpoint rewrites the tables' last row groups.
+# DuckDB's default threshold (16 MB of log), not 1 GB. That costs no CPU (bench/neardup.py
+# at a million paragraphs: 136 CPU-s per million, 140 to 146 with a 1 GB threshold and no
+# eviction) but a larger file, 1,400 bytes a paragraph, not 900: each checkpoint rewrites
+# the tables' last row groups.
 WRITER_IDLE_MEMORY_LIMIT = "16MB"
 # A checkpoint fills DuckDB's buffers up to the memory limit: under 256 MB, one checkpoint
 # took the writer from 560 to 720-750 MiB (bench/extraction.py's 36,200 pages replayed
@@ -663,8 +664,10 @@ class Corpus:
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
-        self._checkpoint()
-        self._release_cache()
+        try:
+            self._checkpoint()
+        finally:
+            self._release_cache()
         return counts
 
     def _checkpoint(self) -> None:
@@ -674,25 +677,24 @@ class Corpus:
         if not wal.exists() or wal.stat().st_size < WAL_CHECKPOINT_BYTES:
             return
         try:
-            try:
-                self.con.execute(f"SET memory_limit = '{WRITER_CHECKPOINT_MEMORY_LIMIT}'")
-            except duckdb.OutOfMemoryException:
-                pass  # the limit applies even so: DuckDB evicts down to it as the checkpoint goes
+            self._lower_memory_limit(WRITER_CHECKPOINT_MEMORY_LIMIT)
             self.con.execute("CHECKPOINT")
         except duckdb.FatalException:
             raise  # the database is invalidated: nothing more can be written
         except duckdb.Error:
             pass  # e.g. another transaction open: a later load, or closing, checkpoints
-        finally:
-            self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
     def _release_cache(self) -> None:
-        """Evict DuckDB's cache of the database (see WRITER_IDLE_MEMORY_LIMIT)."""
+        """Evict DuckDB's cache of the database (see WRITER_IDLE_MEMORY_LIMIT), and restore
+        the usual memory limit."""
+        self._lower_memory_limit(WRITER_IDLE_MEMORY_LIMIT)
+        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+
+    def _lower_memory_limit(self, limit: str) -> None:
         try:
-            self.con.execute(f"SET memory_limit = '{WRITER_IDLE_MEMORY_LIMIT}'")
+            self.con.execute(f"SET memory_limit = '{limit}'")
         except duckdb.OutOfMemoryException:
             pass  # DuckDB evicted what it could; the rest is in use
-        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
     def _upsert_documents(self, run_id: str) -> int:
         self.con.execute("UPDATE documents SET seen_run_id = ? WHERE doc_id IN (SELECT doc_id FROM staged_unchanged)", [run_id])

@@ -209,6 +209,21 @@ def test_empty_batch_loads_nothing(tmp_path):
         assert corpus.load_batch("r", BatchResult()) == LoadCounts()
 
 
+def _store_filler(con) -> None:
+    """Some 90 MB stored and checkpointed."""
+    con.execute("CREATE TABLE filler AS SELECT range AS i, repeat(md5(range::VARCHAR), 12) AS s FROM range(250000)")
+    con.execute("CHECKPOINT")
+
+
+def _memory_limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def _memory_limit_as_configured() -> str:
+    with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
+        return _memory_limit(fresh)
+
+
 def _cached_mib(con) -> int:
     return con.execute("SELECT sum(memory_usage_bytes) // 1048576 FROM duckdb_memory()").fetchone()[0]
 
@@ -217,15 +232,12 @@ def test_a_load_leaves_the_database_cache_evicted(tmp_path):
     with Corpus(tmp_path / "c.duckdb") as corpus:
         con = corpus.con
         # Stored data read once, so that DuckDB caches it, as a large corpus's loads do.
-        con.execute("CREATE TABLE filler AS SELECT range AS i, repeat(md5(range::VARCHAR), 12) AS s FROM range(250000)")
-        con.execute("CHECKPOINT")
+        _store_filler(con)
         con.execute("SELECT sum(length(s)) FROM filler").fetchall()
         assert _cached_mib(con) > 32
         load(corpus, [SAMPLES])
         assert _cached_mib(con) <= 16
-        with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
-            as_configured = fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == as_configured
+        assert _memory_limit(con) == _memory_limit_as_configured()
 
 
 @pytest.mark.parametrize("checkpoint_limit", [storage.corpus.WRITER_CHECKPOINT_MEMORY_LIMIT, "1MB"])
@@ -234,17 +246,14 @@ def test_a_load_checkpoints_a_long_log_even_under_a_tiny_memory_limit(tmp_path, 
     path = tmp_path / "c.duckdb"
     wal = Path(f"{path}.wal")
     with Corpus(path) as corpus:
-        corpus.con.execute("CREATE TABLE filler AS SELECT range AS i, repeat(md5(range::VARCHAR), 12) AS s FROM range(250000)")
-        corpus.con.execute("CHECKPOINT")
+        _store_filler(corpus.con)
         # Committed but not checkpointed: updates go to the write-ahead log.
         corpus.con.execute("UPDATE filler SET s = upper(s)")
         assert wal.stat().st_size > 16 * 2**20
         load(corpus, [SAMPLES])
         assert not wal.exists() or wal.stat().st_size < 2**20
         assert corpus.con.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
-        with duckdb.connect(config={"memory_limit": WRITER_MEMORY_LIMIT}) as fresh:
-            as_configured = fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        assert corpus.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == as_configured
+        assert _memory_limit(corpus.con) == _memory_limit_as_configured()
 
 
 def _as_written_by(path, version: int) -> None:
