@@ -5,13 +5,15 @@ ingests it with `docmill ingest` exactly as a user would (trafilatura, markup an
 boilerplate rules, language, dedup, DuckDB load), reads each page's final text back from
 DuckDB, and scores it against the human-written gold text. Bare `trafilatura.extract`
 (as the benchmark runs it: include_comments=False) is scored and timed on the same pages
-with the same number of processes.
+with the same number of processes. With --trials N, docmill and bare trafilatura are timed
+N times, alternately, and the medians are printed: the machine's speed drifts by several
+percent within minutes, so one pair of runs decides little.
 
 Metric (the benchmark's): 4-token shingles of \\w+ tokens as multisets; per page tp/fp/fn
 normalised to sum 1; precision and recall averaged over pages; F1 of the two averages.
 
     .venv/bin/python bench/extraction.py [--data ../shared/dev-data/article-extraction-benchmark] [--repeat 3]
-                                         [--memory-check]
+                                         [--trials 3] [--memory-check]
 """
 from __future__ import annotations
 
@@ -129,11 +131,20 @@ def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tu
     return by_url, run["s"], run["n"], peak
 
 
+def run_bare(pages: list[dict], repeat: int, workers: int) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        texts = list(pool.map(_bare, [page["html_text"] for page in pages] * repeat, chunksize=8))
+    return texts, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=1, help="ingest the pages this many times over, for timing")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--trials", type=int, default=1,
+                        help="time docmill and bare trafilatura this many times, alternately; print the medians")
     parser.add_argument("--memory-check", action="store_true",
                         help="also ingest a WARC ten times larger and print both runs' peak RSS")
     args = parser.parse_args()
@@ -141,12 +152,14 @@ def main() -> None:
     pages = load_pages(args.data)
     golds = [page["gold_text"] for page in pages]
 
-    by_url, docmill_seconds, loaded, peak = run_docmill(pages, args.repeat, args.workers)
-
-    started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        bare = list(pool.map(_bare, [page["html_text"] for page in pages] * args.repeat, chunksize=8))
-    bare_seconds = time.perf_counter() - started
+    n = len(pages) * args.repeat
+    speeds: list[tuple[float, float]] = []  # (docmill, bare trafilatura) pages/s, one pair per trial
+    peak = 0.0
+    for _ in range(max(1, args.trials)):
+        by_url, docmill_seconds, loaded, trial_peak = run_docmill(pages, args.repeat, args.workers)
+        bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
+        speeds.append((n / docmill_seconds, n / bare_seconds))
+        peak = max(peak, trial_peak)
     ours = [by_url.get(page["url"], "") for page in pages]
 
     # The benchmark's gold text keeps embedded tweets, which docmill removes on purpose;
@@ -154,16 +167,20 @@ def main() -> None:
     by_url_tweets, tweets_seconds, _, _ = run_docmill(pages, args.repeat, args.workers, "--disable-rule", "social_embed")
     with_tweets = [by_url_tweets.get(page["url"], "") for page in pages]
 
-    n = len(pages) * args.repeat
-    rows = [("docmill ingest", score(golds, ours), n / docmill_seconds),
+    docmill_speed = statistics.median(docmill for docmill, _ in speeds)
+    bare_speed = statistics.median(bare for _, bare in speeds)
+    rows = [("docmill ingest", score(golds, ours), docmill_speed),
             ("  without social_embed", score(golds, with_tweets), n / tweets_seconds),
-            ("trafilatura.extract", score(golds, bare[: len(pages)]), n / bare_seconds)]
+            ("trafilatura.extract", score(golds, bare[: len(pages)]), bare_speed)]
     print(f"{len(pages)} pages x{args.repeat}, {args.workers} processes, {loaded} documents loaded\n")
     print(f"{'':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'pages/s':>10}")
     for name, metrics, speed in rows:
         print(f"{name:<24}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}{speed:>10.1f}")
-    print(f"\nspeed ratio docmill / trafilatura: {rows[0][2] / rows[-1][2]:.2f}  "
+    print(f"\nspeed ratio docmill / trafilatura: {docmill_speed / bare_speed:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
+    if len(speeds) > 1:
+        print(f"  medians of {len(speeds)} alternating trials; per trial (docmill, trafilatura pages/s, ratio): "
+              + ", ".join(f"({d:.1f}, {b:.1f}, {d / b:.2f})" for d, b in speeds))
     print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
     if args.memory_check:
         with ingested(pages, 10 * args.repeat, args.workers) as (_, larger):
