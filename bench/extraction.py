@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1,
                         help="time docmill and bare trafilatura this many times, alternately; print the medians")
     parser.add_argument("--memory-check", action="store_true",
-                        help="also ingest a WARC ten times larger and print both runs' peak RSS")
+                        help="also ingest WARCs three and ten times larger and print each run's peak RSS")
     args = parser.parse_args()
 
     pages = load_pages(args.data)
@@ -183,8 +183,9 @@ def main() -> None:
               + ", ".join(f"({d:.1f}, {b:.1f}, {d / b:.2f})" for d, b in speeds))
     print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
     if args.memory_check:
-        with ingested(pages, 10 * args.repeat, args.workers) as (_, larger):
-            print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {10 * n} pages, ten times larger)")
+        for times in (3, 10):
+            with ingested(pages, times * args.repeat, args.workers) as (_, larger):
+                print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {times * n} pages, {times}x)")
 
 
 if __name__ == "__main__":
