@@ -5,7 +5,7 @@ import pytest
 
 from tasks.pipeline import clean_batch
 from tasks.reading import UnreadableSource, decode
-from tasks.sources import discover, iter_records
+from tasks.sources import ReadOptions, discover, file_hash, iter_records, plan_batches
 
 from conftest import records_of
 
@@ -59,6 +59,22 @@ def test_unchanged_source_is_skipped_before_cleaning(tmp_path):
     first = clean_batch(records, {})
     again = clean_batch(records, {records[0].doc_id: first.documents[0].content_hash})
     assert again.documents == [] and again.unchanged == [records[0].doc_id]
+
+
+def test_batches_start_small_and_record_each_file_with_its_hash(tmp_path):
+    lines = [f'{{"id": "{i}", "text": "{FRENCH} {i}"}}' for i in range(10, 50)]
+    (tmp_path / "docs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "known.txt").write_text(FRENCH, encoding="utf-8")
+    files, _ = discover([str(tmp_path)])
+    known = {file.source: file_hash(file.path)[0] for file in files if file.path.endswith("known.txt")}
+    record_size = len(f"{FRENCH} 10")  # a JSON Lines record's payload is its text
+    batches = list(plan_batches(files, ReadOptions(), known, batch_size=1000, max_batch_bytes=8 * record_size))
+    assert [len(b.records) for b in batches] == [1, 2, 4, 8, 8, 8, 8, 1]  # an eighth of the cap, doubling
+    done = [d for b in batches for d in b.sources_done]
+    assert [(d.source.rsplit("/", 1)[1], d.content_hash) for d in done] == [
+        ("docs.jsonl", file_hash(str(tmp_path / "docs.jsonl"))[0])
+    ]
+    assert [s.rsplit("/", 1)[1] for b in batches for s in b.unchanged_sources] == ["known.txt"]
 
 
 def test_hard_wrapped_prose_is_rejoined_but_one_line_paragraphs_are_not():
