@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -125,14 +126,25 @@ def _walk(root: Path, include, exclude, failures: list[Failure]) -> list[Path]:
     return files
 
 
-def file_hash(path: str) -> tuple[str, int]:
-    """BLAKE2b-128 of a file's bytes and its size, streamed."""
+class HashStopped(Exception):
+    """A file's hash was abandoned (its reader stopped early)."""
+
+
+def file_hash(path: str, stop: threading.Event | None = None) -> tuple[str, int]:
+    """BLAKE2b-128 of a file's bytes and its size, streamed; abandoned once ``stop`` is set."""
     digest, size = hashlib.blake2b(digest_size=16), 0
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
+            if stop is not None and stop.is_set():
+                raise HashStopped(path)
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
 
 
 # --- formats ----------------------------------------------------------------------------------
@@ -339,16 +351,21 @@ def plan_batches(
     documents."""
     batch = PlannedBatch()
     bytes_cap = max(1, max_batch_bytes // 8)
-    with ThreadPoolExecutor(1, thread_name_prefix="docmill-file-hash") as hasher:
+    hasher = ThreadPoolExecutor(1, thread_name_prefix="docmill-file-hash")
+    stop = threading.Event()
+    try:
         for file in files:
-            hashing = hasher.submit(file_hash, file.path)
+            stop = threading.Event()
             try:
+                before = _stamp(file.path)
+                hashing = hasher.submit(file_hash, file.path, stop)
                 with open(file.path, "rb") as handle:
                     fmt = _resolve_format(file.path, handle.read(2048), options)
                 if file.source in known_sources and known_sources[file.source] == hashing.result()[0]:
                     batch.unchanged_sources.append(file.source)
                     continue
             except OSError as error:
+                stop.set()
                 batch.failures.append(_unreadable(file, error))
                 continue
             complete = True
@@ -367,9 +384,20 @@ def plan_batches(
                     bytes_cap = min(2 * bytes_cap, max_batch_bytes)
             try:
                 hash_, size = hashing.result()
-            except OSError as error:  # not recorded as read: the next run reads it again
-                batch.failures.append(_unreadable(file, error))
+                # Written to while read: the hash may cover bytes the reader never saw, so the
+                # file is recorded incomplete, to be read again, rather than unchanged.
+                changed = size != before[0] or _stamp(file.path) != before
+            except OSError as error:
+                if complete:  # else its read failure is already recorded
+                    batch.failures.append(Failure(
+                        file.source, "read", type(error).__name__,
+                        f"read, but could not be hashed, so it will be read again: {error.strerror or error}",
+                    ))
                 continue
-            batch.sources_done.append(SourceDone(file.source, hash_, size, fmt, complete))
+            batch.sources_done.append(SourceDone(file.source, hash_, size, fmt, complete and not changed))
+    finally:
+        # Closed early (an interrupted run): abandon the hash rather than wait for a whole file.
+        stop.set()
+        hasher.shutdown(wait=False, cancel_futures=True)
     if batch:
         yield batch

@@ -1,11 +1,14 @@
 """Reading sources: encodings, and bad input turned into clear failures."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tasks.pipeline import clean_batch
 from tasks.reading import UnreadableSource, decode
-from tasks.sources import ReadOptions, discover, file_hash, iter_records, plan_batches
+import tasks.sources
+from tasks.sources import HashStopped, ReadOptions, discover, file_hash, iter_records, plan_batches
 
 from conftest import records_of
 
@@ -75,6 +78,45 @@ def test_batches_start_small_and_record_each_file_with_its_hash(tmp_path):
         ("docs.jsonl", file_hash(str(tmp_path / "docs.jsonl"))[0])
     ]
     assert [s.rsplit("/", 1)[1] for b in batches for s in b.unchanged_sources] == ["known.txt"]
+
+
+def test_a_file_written_to_while_read_is_recorded_incomplete_to_be_read_again(tmp_path, monkeypatch):
+    path = tmp_path / "growing.jsonl"
+    path.write_text(f'{{"text": "{FRENCH}"}}\n', encoding="utf-8")
+    real_hash = tasks.sources.file_hash
+
+    def hash_after_an_append(name, stop=None):  # a crawler appends while docmill reads
+        with open(name, "a", encoding="utf-8") as handle:
+            handle.write(f'{{"text": "{FRENCH} encore"}}\n')
+        return real_hash(name, stop)
+
+    monkeypatch.setattr(tasks.sources, "file_hash", hash_after_an_append)
+    files, _ = discover([str(path)])
+    done = [d for b in plan_batches(files, ReadOptions(), {}, batch_size=100) for d in b.sources_done]
+    assert [d.complete for d in done] == [False]
+
+
+def test_a_file_that_cannot_be_hashed_is_read_and_reported_but_not_recorded(tmp_path, monkeypatch):
+    (tmp_path / "docs.jsonl").write_text(f'{{"text": "{FRENCH}"}}\n', encoding="utf-8")
+
+    def unreadable(name, stop=None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tasks.sources, "file_hash", unreadable)
+    files, _ = discover([str(tmp_path)])
+    batches = list(plan_batches(files, ReadOptions(), {}, batch_size=100))
+    assert sum(len(b.records) for b in batches) == 1
+    assert [d for b in batches for d in b.sources_done] == []
+    [failure] = [f for b in batches for f in b.failures]
+    assert failure.stage == "read" and "could not be hashed, so it will be read again" in failure.message
+
+
+def test_a_hash_is_abandoned_once_asked_to_stop(tmp_path):
+    (tmp_path / "big.txt").write_bytes(b"x" * (3 << 20))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(HashStopped):
+        file_hash(str(tmp_path / "big.txt"), stop)
 
 
 def test_hard_wrapped_prose_is_rejoined_but_one_line_paragraphs_are_not():
