@@ -6,8 +6,9 @@ boilerplate rules, language, dedup, DuckDB load), reads each page's final text b
 DuckDB, and scores it against the human-written gold text. Bare `trafilatura.extract`
 (as the benchmark runs it: include_comments=False) is scored and timed on the same pages
 with the same number of processes. With --trials N, docmill and bare trafilatura are timed
-N times, alternately, and the medians are printed: the machine's speed drifts by several
-percent within minutes, so one pair of runs decides little.
+N times, in turn (every other trial starts with bare trafilatura), and the medians are
+printed, the ratio as the median of the trials' ratios: the machine's speed drifts by
+several percent within minutes, so one pair of runs decides little.
 
 Metric (the benchmark's): 4-token shingles of \\w+ tokens as multisets; per page tp/fp/fn
 normalised to sum 1; precision and recall averaged over pages; F1 of the two averages.
@@ -154,12 +155,15 @@ def main() -> None:
 
     n = len(pages) * args.repeat
     speeds: list[tuple[float, float]] = []  # (docmill, bare trafilatura) pages/s, one pair per trial
-    peak = 0.0
-    for _ in range(max(1, args.trials)):
-        by_url, docmill_seconds, loaded, trial_peak = run_docmill(pages, args.repeat, args.workers)
-        bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
+    peaks: list[float] = []
+    for trial in range(max(1, args.trials)):
+        if trial % 2:  # every other trial times bare trafilatura first, so that order cancels out
+            bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
+        by_url, docmill_seconds, loaded, peak = run_docmill(pages, args.repeat, args.workers)
+        if not trial % 2:
+            bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
         speeds.append((n / docmill_seconds, n / bare_seconds))
-        peak = max(peak, trial_peak)
+        peaks.append(peak)
     ours = [by_url.get(page["url"], "") for page in pages]
 
     # The benchmark's gold text keeps embedded tweets, which docmill removes on purpose;
@@ -176,12 +180,14 @@ def main() -> None:
     print(f"{'':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'pages/s':>10}")
     for name, metrics, speed in rows:
         print(f"{name:<24}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}{speed:>10.1f}")
-    print(f"\nspeed ratio docmill / trafilatura: {docmill_speed / bare_speed:.2f}  "
+    ratio = statistics.median(docmill / bare for docmill, bare in speeds)
+    print(f"\nspeed ratio docmill / trafilatura: {ratio:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
     if len(speeds) > 1:
-        print(f"  medians of {len(speeds)} alternating trials; per trial (docmill, trafilatura pages/s, ratio): "
+        print(f"  medians of {len(speeds)} trials, in alternating order; per trial (docmill, trafilatura pages/s, ratio): "
               + ", ".join(f"({d:.1f}, {b:.1f}, {d / b:.2f})" for d, b in speeds))
-    print(f"peak RSS of the largest docmill process: {peak:.0f} MiB (WARC of {n} pages)")
+    print(f"peak RSS of the largest docmill process: {peaks[0]:.0f} MiB (WARC of {n} pages)"
+          + (f"; later trials: {', '.join(f'{p:.0f}' for p in peaks[1:])} MiB" if len(peaks) > 1 else ""))
     if args.memory_check:
         for times in (3, 10):
             with ingested(pages, times * args.repeat, args.workers) as (_, larger):
