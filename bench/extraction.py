@@ -171,8 +171,8 @@ def main() -> None:
     by_url_tweets, tweets_seconds, _, _ = run_docmill(pages, args.repeat, args.workers, "--disable-rule", "social_embed")
     with_tweets = [by_url_tweets.get(page["url"], "") for page in pages]
 
-    docmill_speed = statistics.median(docmill for docmill, _ in speeds)
-    bare_speed = statistics.median(bare for _, bare in speeds)
+    docmill_speed = statistics.median(ours for ours, _ in speeds)
+    bare_speed = statistics.median(theirs for _, theirs in speeds)
     rows = [("docmill ingest", score(golds, ours), docmill_speed),
             ("  without social_embed", score(golds, with_tweets), n / tweets_seconds),
             ("trafilatura.extract", score(golds, bare[: len(pages)]), bare_speed)]
@@ -180,7 +180,7 @@ def main() -> None:
     print(f"{'':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'pages/s':>10}")
     for name, metrics, speed in rows:
         print(f"{name:<24}{metrics['precision']:>10.4f}{metrics['recall']:>10.4f}{metrics['f1']:>10.4f}{speed:>10.1f}")
-    ratio = statistics.median(docmill / bare for docmill, bare in speeds)
+    ratio = statistics.median(ours / theirs for ours, theirs in speeds)
     print(f"\nspeed ratio docmill / trafilatura: {ratio:.2f}  "
           "(docmill: extraction through the DuckDB load, timed inside the flow run)")
     if len(speeds) > 1:
