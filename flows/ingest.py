@@ -244,16 +244,21 @@ def _groups(
     ``paragraphs`` paragraphs, the last group whatever it holds. The raw records are not
     kept: HTML payloads would weigh ten times the cleaned documents.
 
-    When the input is all read (None in ``cleaned``), the group is loaded at once, while
-    the workers clean the last batches: only those are left to load after the cleaning."""
+    Once the input is all read (None in ``cleaned``), what is held is loaded at once and
+    each later batch on its own, as it comes: each load then overlaps the cleaning of the
+    batches after it, and only the last batch is left to load when the workers are done.
+    (Held together, bench/extraction.py's last four batches were loaded in one 0.3 s load
+    while both workers idled.)"""
     group: list[tuple[int, BatchResult]] = []
-    held = 0
+    held, draining = 0, False
     for item in cleaned:
-        if item is not None:
+        if item is None:
+            draining = True
+        else:
             index, plan, batch = item
             group.append((index, plan.attach(batch)))
             held += batch.paragraph_count
-        if group and (held >= paragraphs or item is None):
+        if group and (held >= paragraphs or draining):
             yield group
             group, held = [], 0
     if group:

@@ -187,8 +187,9 @@ def test_a_batch_that_cannot_load_costs_only_its_own_documents(tmp_path, monkeyp
 
 
 def test_what_is_held_is_loaded_once_the_input_is_all_read():
-    """Groups close at the paragraph threshold, and at the marker that every batch has been
-    submitted (None), so that only the batches still cleaning are loaded after it."""
+    """Groups close at the paragraph threshold; at the marker that every batch has been
+    submitted (None), what is held is loaded, and every later batch on its own, so that
+    only the last batch is left to load when the cleaning is done."""
     from flows.ingest import _groups
     from tasks.records import BatchResult, Document, Paragraph
     from tasks.sources import PlannedBatch
@@ -198,5 +199,5 @@ def test_what_is_held_is_loaded_once_the_input_is_all_read():
         return index, PlannedBatch(), BatchResult(documents=[document])
 
     stream = [cleaned(1, 6), cleaned(2, 5), cleaned(3, 2), None, cleaned(4, 3), cleaned(5, 1)]
-    assert [[index for index, _ in group] for group in _groups(iter(stream), 10)] == [[1, 2], [3], [4, 5]]
+    assert [[index for index, _ in group] for group in _groups(iter(stream), 10)] == [[1, 2], [3], [4], [5]]
     assert [[index for index, _ in group] for group in _groups(iter([None, cleaned(1, 2)]), 10)] == [[1]]
