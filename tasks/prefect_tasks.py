@@ -41,22 +41,47 @@ def clean_batch(
     pool: Executor | None,
     parts: int = 1,
 ) -> BatchResult:
-    """Clean a batch, spread over the pool in ``parts`` consecutive chunks: a task covers
-    more pages than one process should take on alone, to keep task runs few. The chunks'
-    results come back in reading order."""
+    """Clean a batch, spread over the pool in at least ``parts`` consecutive chunks (see
+    _chunks): a task covers more pages than one process should take on alone, to keep task
+    runs few. The chunks' results come back in reading order."""
     # Paragraphs are only signed here: the writer resolves every one of them against the
     # corpus in corpus order (storage/corpus.py), its own document included.
     if pool is None or not records:  # a batch may only carry the files it completes
         return clean_batch_core(records, known_hashes, spec, resolve=False)
-    size = -(-len(records) // max(parts, 1))
-    chunks = [records[start : start + size] for start in range(0, len(records), size)]
     futures = [
-        pool.submit(clean_batch_core, chunk, _known_in(chunk, known_hashes), spec, resolve=False) for chunk in chunks
+        pool.submit(clean_batch_core, chunk, _known_in(chunk, known_hashes), spec, resolve=False)
+        for chunk in _chunks(records, parts)
     ]
     result = BatchResult()
     for future in futures:
         result.extend(future.result())
     return result
+
+
+# The last batch's chunks end the run: the smaller they are, the less one worker waits for
+# the other. 4 MiB is some 24 pages of HTML, half a second of work (bench/extraction.py);
+# chunks of small text documents stay at ``parts`` a batch.
+MAX_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def _chunks(records: Sequence[RawRecord], parts: int) -> list[Sequence[RawRecord]]:
+    """Consecutive runs of the records, ``parts`` of them or as many as MAX_CHUNK_BYTES asks
+    for (never more than there are records), each closed at the record that takes it to an
+    equal share of the payload."""
+    total = sum(len(record.payload) for record in records)
+    count = min(len(records), max(parts, -(-total // MAX_CHUNK_BYTES)))
+    share = total / max(count, 1)
+    chunks: list[Sequence[RawRecord]] = []
+    start = held = 0
+    for end, record in enumerate(records, start=1):
+        held += len(record.payload)
+        still_to_close = count - 1 - len(chunks)
+        if still_to_close > 0 and (held >= share or len(records) - end == still_to_close):
+            chunks.append(records[start:end])
+            start, held = end, 0
+    if start < len(records):
+        chunks.append(records[start:])
+    return chunks
 
 
 def _known_in(records: Sequence[RawRecord], known_hashes: Mapping[str, str]) -> dict[str, str]:

@@ -6,6 +6,8 @@ import shutil
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.ingest import ingest
 
@@ -201,3 +203,18 @@ def test_what_is_held_is_loaded_once_the_input_is_all_read():
     stream = [cleaned(1, 6), cleaned(2, 5), cleaned(3, 2), None, cleaned(4, 3), cleaned(5, 1)]
     assert [[index for index, _ in group] for group in _groups(iter(stream), 10)] == [[1, 2], [3], [4], [5]]
     assert [[index for index, _ in group] for group in _groups(iter([None, cleaned(1, 2)]), 10)] == [[1]]
+
+
+@given(st.lists(st.integers(1, 3 * 1024 * 1024), min_size=1, max_size=60), st.integers(1, 8))
+@settings(max_examples=200, deadline=None)
+def test_a_batch_is_chunked_in_order_into_equal_shares(sizes, parts):
+    from tasks.prefect_tasks import MAX_CHUNK_BYTES, _chunks
+    from tasks.records import RawRecord
+
+    records = [RawRecord(f"d{i}", "s", None, "html", "", b"x" * size) for i, size in enumerate(sizes)]
+    chunks = _chunks(records, parts)
+    assert [record for chunk in chunks for record in chunk] == records
+    assert len(chunks) == min(len(records), max(parts, -(-sum(sizes) // MAX_CHUNK_BYTES)))
+    share = sum(sizes) / len(chunks)
+    # A chunk closes at the record that takes it to its share, not later.
+    assert all(sum(len(r.payload) for r in chunk[:-1]) < share for chunk in chunks[:-1])
