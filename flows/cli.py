@@ -126,18 +126,19 @@ def _ingest(args: argparse.Namespace) -> int:
     apply_prefect_defaults()
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
-    from flows.ingest import ingest
+    from flows.ingest import ingest, workers_started_early
     from flows.report import format_summary
     from tasks.boilerplate import RuleError, RuleSpec, load_rules
 
     try:
         load_rules(RuleSpec(tuple(args.rules), tuple(args.disable_rule)))  # fail before Prefect starts
-        state = ingest(
-            sources=list(args.sources), db=args.db, batch_size=args.batch_size, workers=args.workers,
-            rules=args.rules, disable_rules=args.disable_rule, force=args.force, include=args.include,
-            exclude=args.exclude, format=args.format, text_field=args.text_field, html_field=args.html_field,
-            lock_timeout=args.wait, return_state=True,
-        )
+        with workers_started_early(args.workers, args.sources):
+            state = ingest(
+                sources=list(args.sources), db=args.db, batch_size=args.batch_size, workers=args.workers,
+                rules=args.rules, disable_rules=args.disable_rule, force=args.force, include=args.include,
+                exclude=args.exclude, format=args.format, text_field=args.text_field, html_field=args.html_field,
+                lock_timeout=args.wait, return_state=True,
+            )
     except RuleError as error:
         print(f"docmill: {error}", file=sys.stderr)
         return 2

@@ -55,32 +55,81 @@ def _run_name() -> str:
 _POOL_THRESHOLD_BYTES = 2 * 1024 * 1024
 
 
-def _worker_count(requested: int | None, files: Sequence[SourceFile]) -> int:
+def _worker_count(requested: int | None, input_bytes: int) -> int:
     if requested:
         return max(1, requested)
-    total = sum(os.path.getsize(file.path) for file in files if os.path.exists(file.path))
-    if total < _POOL_THRESHOLD_BYTES:
+    if input_bytes < _POOL_THRESHOLD_BYTES:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _input_bytes(files: Sequence[SourceFile]) -> int:
+    return sum(os.path.getsize(file.path) for file in files if os.path.exists(file.path))
+
+
+def _input_bytes_up_to(sources: Sequence[str], limit: int) -> int:
+    """The size of the files under ``sources``, counted until it reaches ``limit``: enough
+    to tell a small input from a large one without walking a large tree twice."""
+    total = 0
+    for source in sources:
+        for directory, _, names in os.walk(source) if os.path.isdir(source) else [("", [], [source])]:
+            for name in names:
+                try:
+                    total += os.path.getsize(os.path.join(directory, name))
+                except OSError:
+                    continue  # the run itself reports what cannot be read
+                if total >= limit:
+                    return total
+    return total
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    """Spawned, not forked: the flow process runs Prefect's threads, which fork would copy
+    mid-flight. Each worker loads the language profiles and rules once, up front."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+    # Start every worker now rather than at the first batch (the pool starts them on demand).
+    for _ in range(workers):
+        pool.submit(os.getpid)
+    return pool
+
+
+_early_pool: tuple[int, ProcessPoolExecutor] | None = None
+
+
+@contextmanager
+def workers_started_early(requested: int | None, sources: Sequence[str]) -> Iterator[None]:
+    """Start the cleaning processes the ingest run inside the block will want, before the
+    run itself: `docmill ingest` enters this before Prefect starts its temporary server
+    (several seconds), so that the workers' own start (half a CPU-second each, importing
+    trafilatura) is over when the first batch is read, rather than delaying it. Workers the
+    run did not take are stopped at the end of the block."""
+    global _early_pool
+    workers = _worker_count(requested, _input_bytes_up_to(sources, _POOL_THRESHOLD_BYTES))
+    if workers > 1 and _early_pool is None:
+        _early_pool = (workers, _new_pool(workers))
+    try:
+        yield
+    finally:
+        if _early_pool is not None:
+            _early_pool[1].shutdown(wait=False, cancel_futures=True)
+            _early_pool = None
+
+
 @contextmanager
 def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
-    """Worker processes for cleaning, or None to clean in the flow's own process.
-
-    Spawned, not forked: the flow process runs Prefect's threads, which fork would copy
-    mid-flight. Each worker loads the language profiles and rules once, up front.
-    """
+    """Worker processes for cleaning (those started early, if there are as many), or None
+    to clean in the flow's own process."""
+    global _early_pool
+    early, _early_pool = _early_pool, None
+    if early is not None and early[0] != workers:
+        early[1].shutdown(wait=False, cancel_futures=True)
+        early = None
     if workers <= 1:
         init_worker()
         yield None
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+    pool = early[1] if early is not None else _new_pool(workers)
     try:
-        # Start every worker now rather than at the first batch (the pool starts them on
-        # demand), so that their half-second start overlaps with hashing and reading that batch.
-        for _ in range(workers):
-            pool.submit(os.getpid)
         yield pool
     finally:
         pool.shutdown(cancel_futures=True)
@@ -184,7 +233,7 @@ def ingest(
     dedup = DedupParams(TIERS if dedup_tiers is None else tuple(dedup_tiers), near_threshold)  # fails fast too
     options = ReadOptions(format=format, text_field=text_field, html_field=html_field)
     files, discover_failures = discover_sources(sources, include or (), exclude or ())
-    workers = _worker_count(workers, files)
+    workers = _worker_count(workers, _input_bytes(files))
     logger.info("%d source files, %d cleaning process(es)", len(files), workers)
 
     counts = LoadCounts(documents_failed=len(discover_failures))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import duckdb
@@ -218,3 +219,33 @@ def test_a_batch_is_chunked_in_order_into_equal_shares(sizes, parts):
     share = sum(sizes) / len(chunks)
     # A chunk closes at the record that takes it to its share, not later.
     assert all(sum(len(r.payload) for r in chunk[:-1]) < share for chunk in chunks[:-1])
+
+
+def test_workers_started_early_are_the_runs_and_stop_with_the_block(tmp_path):
+    """`docmill ingest` starts the workers before Prefect's server, for the run to take; a
+    run wanting another number of workers, or no run at all, leaves none behind."""
+    from flows import ingest as flow_module
+
+    large, small = tmp_path / "large.txt", tmp_path / "small.txt"
+    large.write_bytes(b"x" * flow_module._POOL_THRESHOLD_BYTES)
+    small.write_text("a few words\n", encoding="utf-8")
+
+    with flow_module.workers_started_early(None, [str(tmp_path)]):
+        workers, early = flow_module._early_pool
+        assert workers > 1 or len(os.sched_getaffinity(0)) == 1
+        processes = set(early.submit(os.getpid).result() for _ in range(8))
+        with flow_module._cleaning_pool(workers) as pool:
+            assert pool is early and pool.submit(os.getpid).result() in processes
+    with flow_module.workers_started_early(2, [str(small)]):
+        _, early = flow_module._early_pool
+        with flow_module._cleaning_pool(1) as pool:
+            assert pool is None and flow_module._early_pool is None
+        with pytest.raises(RuntimeError):  # shut down: it takes no more work
+            early.submit(os.getpid)
+    with flow_module.workers_started_early(None, [str(small)]):
+        assert flow_module._early_pool is None  # too little input to start processes for
+    with flow_module.workers_started_early(2, [str(small)]):
+        _, early = flow_module._early_pool
+    assert flow_module._early_pool is None
+    with pytest.raises(RuntimeError):
+        early.submit(os.getpid)
