@@ -83,11 +83,11 @@ def _input_bytes_up_to(sources: Sequence[str], limit: int) -> int:
     return total
 
 
-# Linux's default (and unprivileged maximum, /proc/sys/fs/pipe-max-size) pipe capacity.
+# The most Linux lets an unprivileged process ask of a pipe by default (/proc/sys/fs/pipe-max-size).
 _PIPE_BYTES = 1024 * 1024
 
 
-def _widen_pipes(pool: ProcessPoolExecutor) -> bool:
+def _widen_pipes(pool: ProcessPoolExecutor) -> None:
     """Let the pool's pipes hold a megabyte, not 64 KiB: a chunk of HTML (megabytes) then
     crosses in a few writes, not dozens, each of which waits for the flow's process to give
     its feeding thread the GIL. On bench/extraction.py, each worker's time between chunks
@@ -99,8 +99,7 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> bool:
         for queue in (pool._call_queue, pool._result_queue):
             fcntl.fcntl(queue._writer.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     except (ImportError, AttributeError, OSError):
-        return False
-    return True
+        pass
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -317,8 +316,8 @@ def _groups(
     Once the input is all read (None in ``cleaned``), what is held is loaded at once and
     each later batch on its own, as it comes: each load then overlaps the cleaning of the
     batches after it, and only the last batch is left to load when the workers are done.
-    (Held together, bench/extraction.py's last four batches were loaded in one 0.3 s load
-    while both workers idled.)"""
+    (Held together, the batches still cleaning when bench/extraction.py's input was all
+    read were loaded after the last of them, 0.3 s in which both workers idled.)"""
     group: list[tuple[int, BatchResult]] = []
     held, draining = 0, False
     for item in cleaned:
