@@ -14,7 +14,7 @@ Metric (the benchmark's): 4-token shingles of \\w+ tokens as multisets; per page
 normalised to sum 1; precision and recall averaged over pages; F1 of the two averages.
 
     .venv/bin/python bench/extraction.py [--data ../shared/dev-data/article-extraction-benchmark] [--repeat 3]
-                                         [--trials 3] [--memory-check]
+                                         [--trials 3] [--memory-check [--memory-scales 3 10 30]]
 """
 from __future__ import annotations
 
@@ -147,7 +147,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1,
                         help="time docmill and bare trafilatura this many times, alternately; print the medians")
     parser.add_argument("--memory-check", action="store_true",
-                        help="also ingest WARCs three and ten times larger and print each run's peak RSS")
+                        help="also ingest larger WARCs (see --memory-scales) and print each run's peak RSS")
+    parser.add_argument("--memory-scales", type=int, nargs="+", default=[3, 10], metavar="N",
+                        help="how many times larger the --memory-check WARCs are (default: 3 10)")
     args = parser.parse_args()
 
     pages = load_pages(args.data)
@@ -189,7 +191,7 @@ def main() -> None:
     print(f"peak RSS of the largest docmill process: {peaks[0]:.0f} MiB (WARC of {n} pages)"
           + (f"; later trials: {', '.join(f'{p:.0f}' for p in peaks[1:])} MiB" if len(peaks) > 1 else ""))
     if args.memory_check:
-        for times in (3, 10):
+        for times in args.memory_scales:
             with ingested(pages, times * args.repeat, args.workers) as (_, larger):
                 print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {times * n} pages, {times}x)")
 
