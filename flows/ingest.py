@@ -33,7 +33,7 @@ from tasks.dedup import TIERS, DedupParams
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD
 from tasks.pipeline import init_worker
 from tasks.prefect_tasks import clean_batch, discover_sources, load_batch
-from tasks.records import BatchResult, Document, Failure, RawRecord, SourceFile
+from tasks.records import BatchResult, Document, Failure, RawRecord
 from tasks.sources import FORMATS, PlannedBatch, ReadOptions, plan_batches
 
 DEFAULT_BATCH_SIZE = 200
@@ -61,10 +61,6 @@ def _worker_count(requested: int | None, input_bytes: int) -> int:
     if input_bytes < _POOL_THRESHOLD_BYTES:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _input_bytes(files: Sequence[SourceFile]) -> int:
-    return sum(os.path.getsize(file.path) for file in files if os.path.exists(file.path))
 
 
 def _input_bytes_up_to(sources: Sequence[str], limit: int) -> int:
@@ -253,7 +249,7 @@ def ingest(
     dedup = DedupParams(TIERS if dedup_tiers is None else tuple(dedup_tiers), near_threshold)  # fails fast too
     options = ReadOptions(format=format, text_field=text_field, html_field=html_field)
     files, discover_failures = discover_sources(sources, include or (), exclude or ())
-    workers = _worker_count(workers, _input_bytes(files))
+    workers = _worker_count(workers, _input_bytes_up_to([file.path for file in files], _POOL_THRESHOLD_BYTES))
     logger.info("%d source files, %d cleaning process(es)", len(files), workers)
 
     counts = LoadCounts(documents_failed=len(discover_failures))
