@@ -79,7 +79,7 @@ def detect_languages(texts: Sequence[str], backend: ModuleType | None = None) ->
     # compete with the other cleaning processes for the same cores. On bench/extraction.py's
     # pages that took 0.84 ms of CPU a page, against 0.72 text by text.
     detector = init_detector(backend)
-    return [_best(_detect_one(detector, text)) if _enough_letters(text) else (UNDETERMINED, None) for text in texts]
+    return [_best(_detect_one(detector, text) if _enough_letters(text) else None) for text in texts]
 
 
 def _detect_one(detector: ModuleType, text: str):
