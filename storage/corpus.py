@@ -272,64 +272,76 @@ class _Resolution:
             mark_duplicates(doc_id, paragraphs, store, self.params)
 
     def _known(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> list[_Known]:
-        live = [p for _, ps in dirty.values() for p in ps if p.status != "removed" and p.fingerprint is not None]
+        live = [(seq, p) for seq, ps in dirty.values() for p in ps
+                if p.status != "removed" and p.fingerprint is not None]
         tiers = self.params.tiers
-        teasers = ([p for p in live if p.prefix_fingerprint is not None and is_teaser(p.text)]
-                   if TEASER in tiers else [])
-        wanted = {
-            "dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())}),
-            "wanted_fingerprints": _keys_table({p.fingerprint for p in live} if EXACT in tiers else ()),
-            # Each teaser by the key SeenIndex.teaser_sources looks it up by.
-            "wanted_prefixes": _keys_table({p.prefix_fingerprint for p in teasers if p.long_prefix_fingerprint is None}),
-            "wanted_long_prefixes": _keys_table({p.long_prefix_fingerprint for p in teasers
-                                                 if p.long_prefix_fingerprint is not None}),
-            # Repeated keys are harmless in an IN (...) lookup; a set of them costs more than it saves.
-            "wanted_bands": _keys_table(itertools.chain.from_iterable(p.bands for p in live if p.bands)
-                                        if NEAR in tiers else ()),
-        }
-        with _registered(self.con, wanted):
-            known: dict[int, _Known] = {}
-            self._known_firsts(known, wanted["wanted_fingerprints"].num_rows)
-            self._known_originals(known, {name: table.num_rows for name, table in wanted.items()})
+        known: dict[int, _Known] = {}
+        dirty_seqs = {"dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())})}
+        with _registered(self.con, dirty_seqs):
+            if EXACT in tiers:
+                self._known_firsts(known, {p.fingerprint for _, p in live})
+            self._known_originals(known, self._open(live, known))
         return sorted(known.values(), key=lambda entry: entry.pid)
 
-    def _known_firsts(self, known: dict[int, _Known], wanted: int) -> None:
+    @staticmethod
+    def _open(live: list[tuple[int, Paragraph]], known: dict[int, _Known]) -> list[Paragraph]:
+        """The live paragraphs the teaser and near tiers may look up: not those whose
+        fingerprint occurred before their document, which the exact tier settles (a
+        crawl's repeated pages would otherwise look up every band key of every copy)."""
+        first_at = {entry.first[0]: entry.pid for entry in known.values() if entry.first is not None}
+        return [p for seq, p in live if first_at.get(p.fingerprint, seq * SEQ_SHIFT) >= seq * SEQ_SHIFT]
+
+    def _known_firsts(self, known: dict[int, _Known], fingerprints: set[int]) -> None:
         """The first occurrence, outside the dirty documents, of each fingerprint they hold."""
-        if not wanted:
+        if not fingerprints:
             return
-        rows = self.con.execute(
-            """
-            WITH firsts AS (
-                SELECT min(pid) AS pid FROM paragraphs
-                WHERE fingerprint IN (SELECT key FROM wanted_fingerprints) AND status <> 'removed'
-                  AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
-                GROUP BY fingerprint
-            )
-            SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity
-            FROM paragraphs SEMI JOIN firsts USING (pid)
-            """,
-            {"shift": SEQ_SHIFT},
-        ).fetchall()
+        with _registered(self.con, {"wanted_fingerprints": _keys_table(fingerprints)}):
+            rows = self.con.execute(
+                """
+                WITH firsts AS (
+                    SELECT min(pid) AS pid FROM paragraphs
+                    WHERE fingerprint IN (SELECT key FROM wanted_fingerprints) AND status <> 'removed'
+                      AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
+                    GROUP BY fingerprint
+                )
+                SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity
+                FROM paragraphs SEMI JOIN firsts USING (pid)
+                """,
+                {"shift": SEQ_SHIFT},
+            ).fetchall()
         for pid, fingerprint, doc_id, position, status, kind, dup_doc, dup_position, similarity in rows:
             origin = (Origin(doc_id, position, EXACT, 1.0) if status == KEPT
                       else Origin(dup_doc, dup_position, kind, similarity))
             known.setdefault(pid, _Known(pid)).first = (fingerprint, origin)
 
-    def _known_originals(self, known: dict[int, _Known], wanted: dict[str, int]) -> None:
-        """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band key."""
+    def _known_originals(self, known: dict[int, _Known], paragraphs: list[Paragraph]) -> None:
+        """Kept paragraphs, outside the dirty documents, sharing a teaser's prefix or a band
+        key with these paragraphs."""
+        tiers = self.params.tiers
+        teasers = ([p for p in paragraphs if p.prefix_fingerprint is not None and is_teaser(p.text)]
+                   if TEASER in tiers else [])
+        wanted = {
+            # Each teaser by the key SeenIndex.teaser_sources looks it up by.
+            "wanted_prefixes": _keys_table({p.prefix_fingerprint for p in teasers if p.long_prefix_fingerprint is None}),
+            "wanted_long_prefixes": _keys_table({p.long_prefix_fingerprint for p in teasers
+                                                 if p.long_prefix_fingerprint is not None}),
+            # Repeated keys are harmless in an IN (...) lookup; a set of them costs more than it saves.
+            "wanted_bands": _keys_table(itertools.chain.from_iterable(p.bands for p in paragraphs if p.bands)
+                                        if NEAR in tiers else ()),
+        }
         # Each band key's earliest MAX_ORIGINALS_PER_BAND originals outside the dirty documents,
         # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
         lookups, parameters = [], {"shift": SEQ_SHIFT}
         for column, table in (("prefix_fingerprint", "wanted_prefixes"),
                               ("long_prefix_fingerprint", "wanted_long_prefixes")):
-            if wanted[table]:
+            if wanted[table].num_rows:
                 lookups.append(f"""
                     SELECT pid, prefix_fingerprint AS prefix, long_prefix_fingerprint AS long_prefix,
                            NULL::UBIGINT[] AS bands
                     FROM paragraphs
                     WHERE {column} IN (SELECT key FROM {table}) AND status = 'kept'
                       AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)""")
-        if wanted["wanted_bands"]:
+        if wanted["wanted_bands"].num_rows:
             lookups.append("""
                 SELECT pid, NULL::UBIGINT AS prefix, NULL::UBIGINT AS long_prefix, list(band) AS bands FROM (
                     SELECT pid, band FROM paragraph_bands
@@ -340,18 +352,19 @@ class _Resolution:
         if not lookups:
             return
         # Grouped by pid before the join: grouping by the texts too would hash every one.
-        rows = self.con.execute(
-            f"""
-            WITH m AS (
-                SELECT pid, any_value(prefix) AS prefix, any_value(long_prefix) AS long_prefix,
-                       flatten(list(bands)) AS bands
-                FROM ({" UNION ALL ".join(lookups)}) GROUP BY pid
-            )
-            SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.long_prefix, m.bands
-            FROM m JOIN paragraphs p USING (pid)
-            """,
-            parameters,
-        ).fetchall()
+        with _registered(self.con, wanted):
+            rows = self.con.execute(
+                f"""
+                WITH m AS (
+                    SELECT pid, any_value(prefix) AS prefix, any_value(long_prefix) AS long_prefix,
+                           flatten(list(bands)) AS bands
+                    FROM ({" UNION ALL ".join(lookups)}) GROUP BY pid
+                )
+                SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.long_prefix, m.bands
+                FROM m JOIN paragraphs p USING (pid)
+                """,
+                parameters,
+            ).fetchall()
         for pid, doc_id, position, text, prefix, long_prefix, band_list in rows:
             entry = known.setdefault(pid, _Known(pid))
             entry.original, entry.bands = Original(doc_id, position, text), band_list
