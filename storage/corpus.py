@@ -32,9 +32,9 @@ from tasks.dedup import (
     EXACT, MAX_ORIGINALS_PER_BAND, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
     sign_paragraphs,
 )
-from tasks.records import KEPT, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
+from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
@@ -193,6 +193,18 @@ def _sources_table(done: Sequence[SourceDone]) -> pa.Table:
     return _rows_table([(d.source, d.content_hash, d.size, d.format, d.complete) for d in done], _SOURCE_SCHEMA)
 
 
+def _index_firsts(con: duckdb.DuckDBPyConnection, fingerprints: str) -> None:
+    """Recompute from the paragraphs the first occurrences (paragraph_firsts) of the
+    fingerprints the query ``fingerprints`` selects, as ``key``: after paragraphs were
+    deleted, or inserted before stored ones. Reads every paragraph's fingerprint."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE refirst AS {fingerprints}")
+    con.execute("DELETE FROM paragraph_firsts WHERE fingerprint IN (SELECT key FROM refirst)")
+    con.execute(
+        "INSERT INTO paragraph_firsts SELECT fingerprint, min(pid) FROM paragraphs "
+        "WHERE fingerprint IN (SELECT key FROM refirst) AND status <> 'removed' GROUP BY fingerprint"
+    )
+
+
 @dataclass(slots=True)
 class _Known:
     """A paragraph outside the documents being resolved that shares a key with them: the
@@ -243,11 +255,12 @@ class _Resolution:
         while dirty:
             before = {(doc_id, p.position): _resolved(p) for doc_id, (_, ps) in dirty.items() if doc_id not in seqs
                       for p in ps}
-            self._sweep(dirty)
+            indexed = self._sweep(dirty)
             changed = [(doc_id, seq, p) for doc_id, (seq, ps) in dirty.items() for p in ps
                        if (new and doc_id in seqs) or before.get((doc_id, p.position)) != _resolved(p)]
             if new:
                 self._insert(documents, seqs)
+                self._index_inserted(documents, seqs, indexed, replacing)
             self._update([(seq, p) for doc_id, seq, p in changed if not (new and doc_id in seqs)])
             affected.update((doc_id, seq) for doc_id, seq, _ in changed)
             dirty = self._later(changed, dirty) if replacing and changed else {}
@@ -259,9 +272,10 @@ class _Resolution:
 
     # --- one round ------------------------------------------------------------------------
 
-    def _sweep(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> None:
+    def _sweep(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> set[int]:
         """Resolve the dirty documents in corpus order, entering each earlier known
-        paragraph into the index just before the first document that comes after it."""
+        paragraph into the index just before the first document that comes after it.
+        Returns the fingerprints whose first occurrence was found outside them."""
         known = self._known(dirty)
         store: dict = {}
         index, entered = SeenIndex(store), 0
@@ -270,6 +284,7 @@ class _Resolution:
                 known[entered].enter(index)
                 entered += 1
             mark_duplicates(doc_id, paragraphs, store, self.params)
+        return {entry.first[0] for entry in known if entry.first is not None}
 
     def _known(self, dirty: dict[str, tuple[int, list[Paragraph]]]) -> list[_Known]:
         live = [(seq, p) for seq, ps in dirty.values() for p in ps
@@ -279,7 +294,7 @@ class _Resolution:
         dirty_seqs = {"dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())})}
         with _registered(self.con, dirty_seqs):
             if EXACT in tiers:
-                self._known_firsts(known, {p.fingerprint for _, p in live})
+                self._known_firsts(known, {p.fingerprint for _, p in live}, {seq for seq, _ in dirty.values()})
             self._known_originals(known, self._open(live, known))
         return sorted(known.values(), key=lambda entry: entry.pid)
 
@@ -291,23 +306,24 @@ class _Resolution:
         first_at = {entry.first[0]: entry.pid for entry in known.values() if entry.first is not None}
         return [p for seq, p in live if first_at.get(p.fingerprint, seq * SEQ_SHIFT) >= seq * SEQ_SHIFT]
 
-    def _known_firsts(self, known: dict[int, _Known], fingerprints: set[int]) -> None:
-        """The first occurrence, outside the dirty documents, of each fingerprint they hold."""
+    def _known_firsts(self, known: dict[int, _Known], fingerprints: set[int], dirty_seqs: set[int]) -> None:
+        """The first occurrence of each fingerprint the dirty documents hold, where it lies
+        outside them, from paragraph_firsts."""
         if not fingerprints:
             return
         with _registered(self.con, {"wanted_fingerprints": _keys_table(fingerprints)}):
+            indexed = self.con.execute(
+                "SELECT fingerprint, pid FROM paragraph_firsts WHERE fingerprint IN (SELECT key FROM wanted_fingerprints)"
+            ).fetchall()
+        # A first occurrence inside the dirty documents is noted again as they are resolved,
+        # and nothing outside them comes before it.
+        pids = [pid for _, pid in indexed if pid // SEQ_SHIFT not in dirty_seqs]
+        if not pids:
+            return
+        with _registered(self.con, {"first_pids": pa.table({"pid": pa.array(pids, pa.int64())})}):
             rows = self.con.execute(
-                """
-                WITH firsts AS (
-                    SELECT min(pid) AS pid FROM paragraphs
-                    WHERE fingerprint IN (SELECT key FROM wanted_fingerprints) AND status <> 'removed'
-                      AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
-                    GROUP BY fingerprint
-                )
-                SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity
-                FROM paragraphs SEMI JOIN firsts USING (pid)
-                """,
-                {"shift": SEQ_SHIFT},
+                "SELECT pid, fingerprint, doc_id, position, status, dup_kind, dup_of_doc, dup_of_position, similarity "
+                "FROM paragraphs SEMI JOIN first_pids USING (pid)"
             ).fetchall()
         for pid, fingerprint, doc_id, position, status, kind, dup_doc, dup_position, similarity in rows:
             origin = (Origin(doc_id, position, EXACT, 1.0) if status == KEPT
@@ -407,6 +423,28 @@ class _Resolution:
         with _registered(self.con, staged):
             self.con.execute("INSERT INTO paragraphs BY NAME SELECT * FROM staged_paragraphs")
             self.con.execute("INSERT INTO paragraph_bands BY NAME SELECT * FROM staged_bands")
+
+    def _index_inserted(self, documents: Sequence[Document], seqs: dict[str, int], indexed: set[int],
+                        replacing: bool) -> None:
+        """Enter the inserted paragraphs' first occurrences into paragraph_firsts. A load that
+        only appends comes after every stored paragraph, and round one looked all its
+        fingerprints up: those not found are new. A replacing load may put a paragraph before
+        a stored first, and a load without the exact tier looked nothing up: recomputed."""
+        firsts: dict[int, int] = {}
+        for doc in documents:
+            for p in doc.paragraphs:
+                if p.status != REMOVED and p.fingerprint is not None:
+                    pid = seqs[doc.doc_id] * SEQ_SHIFT + p.position
+                    firsts[p.fingerprint] = min(pid, firsts.get(p.fingerprint, pid))
+        if replacing or EXACT not in self.params.tiers:
+            with _registered(self.con, {"inserted_fingerprints": _keys_table(firsts)}):
+                _index_firsts(self.con, "SELECT key FROM inserted_fingerprints")
+            return
+        new = {fingerprint: pid for fingerprint, pid in firsts.items() if fingerprint not in indexed}
+        new_firsts = pa.table({"fingerprint": pa.array(list(new), pa.uint64()),
+                               "pid": pa.array(list(new.values()), pa.int64())})
+        with _registered(self.con, {"new_firsts": new_firsts}):
+            self.con.execute("INSERT INTO paragraph_firsts SELECT fingerprint, pid FROM new_firsts")
 
     def _update(self, changed: Sequence[tuple[int, Paragraph]]) -> None:
         if not changed:
@@ -532,8 +570,10 @@ class Corpus:
         if version is not None and version < SCHEMA_VERSION:
             self._add_columns(version)
         self.con.execute(schema_sql())
-        if version is not None and version < SCHEMA_VERSION:
+        if version is not None and version < 3:
             self._sign_stored_paragraphs(with_bands=version < 2)
+        if version is not None and version < 4:
+            _index_firsts(self.con, "SELECT DISTINCT fingerprint AS key FROM paragraphs")
         self.con.execute(
             "INSERT OR REPLACE INTO docmill_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
@@ -771,8 +811,13 @@ class Corpus:
                   AND doc_id NOT IN (SELECT doc_id FROM gone)
                 """
             ).fetchall()]
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE gone_fingerprints AS SELECT DISTINCT fingerprint AS key "
+                "FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM gone) AND fingerprint IS NOT NULL"
+            )
             self.con.execute("DELETE FROM paragraph_bands WHERE pid // ? IN (SELECT seq FROM gone)", [SEQ_SHIFT])
             self.con.execute("DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM gone)")
+            _index_firsts(self.con, "SELECT key FROM gone_fingerprints")
         deleted = self.con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM stale)").fetchone()[0]
         seqs = dict(self.con.execute(
             "SELECT doc_id, seq FROM documents WHERE doc_id IN (SELECT doc_id FROM staged_documents)"

@@ -76,6 +76,14 @@ CREATE TABLE IF NOT EXISTS paragraph_bands (
     pid   BIGINT NOT NULL               -- paragraphs.pid
 );
 
+-- The exact tier's index: the first occurrence, in corpus order, of each fingerprint among
+-- the paragraphs that are not boilerplate (version 4). Loads look fingerprints up here, not
+-- in every paragraph: repeats (a crawl's copies of a page) add nothing to it.
+CREATE TABLE IF NOT EXISTS paragraph_firsts (
+    fingerprint UBIGINT NOT NULL,
+    pid         BIGINT NOT NULL         -- paragraphs.pid: the smallest with this fingerprint
+);
+
 -- One row per source file read to its end: what lets an unchanged file be skipped unread.
 CREATE TABLE IF NOT EXISTS sources (
     source        VARCHAR PRIMARY KEY,  -- file URI

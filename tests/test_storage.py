@@ -2,6 +2,7 @@
 and agreement between the in-memory dedup (docmill clean) and the SQL one (ingest)."""
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 import storage.corpus
 from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, WRITER_MEMORY_LIMIT, Corpus, LoadCounts
+from tasks.dedup import DedupParams, mark_duplicates
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
 from tasks.records import BatchResult, RawRecord
@@ -167,6 +169,40 @@ def test_sql_dedup_agrees_with_in_memory_dedup(tmp_path):
     assert sum(status == "duplicate" for status, _, _ in expected.values()) > 50
 
 
+def test_changed_and_deleted_documents_keep_exact_dedup_as_if_loaded_at_once(tmp_path):
+    """Runs that change and delete records: after each, every paragraph's exact-tier
+    resolution is the in-memory one over the records as they stand, in corpus order, and
+    the first-occurrence index (paragraph_firsts) is what the paragraphs say it is."""
+    rng = random.Random(11)
+    source = tmp_path / "in" / "records.jsonl"
+    source.parent.mkdir()
+    exact = DedupParams(("exact",))
+    records = {f"r{i:02}": [rng.choice(POOL[:30]) for _ in range(rng.randint(1, 4))] for i in range(40)}
+    with Corpus(tmp_path / "c.duckdb", exact) as corpus:
+        for run in range(5):
+            if run:
+                for key in rng.sample(sorted(records), 8):
+                    records[key] = [rng.choice(POOL[:30]) for _ in range(rng.randint(1, 4))]
+                for key in rng.sample(sorted(records), 3):
+                    del records[key]
+            source.write_text("".join(json.dumps({"id": key, "text": "\n\n".join(paragraphs)}) + "\n"
+                                      for key, paragraphs in records.items()), encoding="utf-8")
+            load(corpus, [source.parent], f"run{run}", batch_size=7)
+            seqs = dict(corpus.con.execute("SELECT doc_id, seq FROM documents").fetchall())
+            in_order = sorted(records_of(source), key=lambda record: seqs[record.doc_id])
+            store: dict = {}
+            expected = set()
+            for doc in clean_batch(in_order, {}, resolve=False).documents:
+                mark_duplicates(doc.doc_id, doc.paragraphs, store, exact)
+                expected |= {(doc.doc_id, p.position, p.status, p.dup_of_doc, p.dup_of_position) for p in doc.paragraphs}
+            assert {row[:5] for row in snapshot(corpus.con)} == expected
+            assert sorted(corpus.con.execute("SELECT * FROM paragraph_firsts").fetchall()) == sorted(
+                corpus.con.execute("SELECT fingerprint, min(pid) FROM paragraphs WHERE status <> 'removed' "
+                                   "AND fingerprint IS NOT NULL GROUP BY fingerprint").fetchall())
+        assert corpus.con.execute("SELECT count(*) FROM documents").fetchone()[0] == len(records)
+        assert corpus.con.execute("SELECT sum(documents_deleted) FROM runs").fetchone()[0] == 12
+
+
 def test_a_batch_that_fails_to_load_leaves_nothing(tmp_path):
     write_docs(tmp_path / "in", {"a.txt": POOL[0:2], "b.txt": POOL[2:4]})
     refs = records_of(tmp_path / "in")
@@ -263,20 +299,24 @@ def _as_written_by(path, version: int) -> None:
             for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
                 con.execute(f"DROP VIEW {view}")
             con.execute("DROP TABLE paragraph_bands")
+        if version < 4:
+            con.execute("DROP TABLE paragraph_firsts")
         for added_in, table, column, _ in _ADDED_COLUMNS:
             if added_in > version:
                 con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         con.execute("UPDATE docmill_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, version):
-    """Version 1 had exact dedup only, version 2 no long teaser prefixes. Opening one adds
-    what is missing (band keys once), keeps the stored resolutions, and later loads find
-    near-duplicates and long teasers of the old paragraphs."""
+    """Version 1 had exact dedup only, version 2 no long teaser prefixes, version 3 no
+    first-occurrence index. Opening one adds what is missing (band keys once), keeps the
+    stored resolutions, and later loads find exact and near duplicates and long teasers of
+    the old paragraphs."""
     story = ("The regional council voted on Tuesday to close the old bridge over the river for repairs, "
              "sending traffic through the northern bypass until the spring.")
-    write_docs(tmp_path / "old", {"a.txt": [story, "A paragraph that is here only once, long enough to count."]})
+    once = "A paragraph that is here only once, long enough to count."
+    write_docs(tmp_path / "old", {"a.txt": [story, once]})
     path = tmp_path / "c.duckdb"
     with Corpus(path) as corpus:
         load(corpus, [tmp_path / "old"], "old")
@@ -290,7 +330,7 @@ def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, 
         assert con.execute("SELECT count(*) FROM paragraphs WHERE pid IS NULL").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM paragraph_bands").fetchone() == bands
         assert con.execute("SELECT count(*) FROM paragraphs WHERE long_prefix_fingerprint IS NULL").fetchone() == (1,)
-        write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday"), story[:100] + "…"]})
+        write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday"), story[:100] + "…", once]})
         load(corpus, [tmp_path / "new"], "new")
         assert set(before) <= set(snapshot(con))  # the old resolutions stay
         found = con.execute(
@@ -298,4 +338,4 @@ def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, 
             "ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position WHERE p.status = 'duplicate' "
             "ORDER BY p.position"
         ).fetchall()
-    assert found == [("near", story), ("teaser", story)]
+    assert found == [("near", story), ("teaser", story), ("exact", once)]
