@@ -291,10 +291,10 @@ class _Resolution:
                 if p.status != "removed" and p.fingerprint is not None]
         tiers = self.params.tiers
         known: dict[int, _Known] = {}
-        dirty_seqs = {"dirty_seqs": pa.table({"seq": pa.array([seq for seq, _ in dirty.values()], pa.int64())})}
-        with _registered(self.con, dirty_seqs):
+        dirty_seqs = {seq for seq, _ in dirty.values()}
+        with _registered(self.con, {"dirty_seqs": pa.table({"seq": pa.array(list(dirty_seqs), pa.int64())})}):
             if EXACT in tiers:
-                self._known_firsts(known, {p.fingerprint for _, p in live}, {seq for seq, _ in dirty.values()})
+                self._known_firsts(known, {p.fingerprint for _, p in live}, dirty_seqs)
             self._known_originals(known, self._open(live, known))
         return sorted(known.values(), key=lambda entry: entry.pid)
 
