@@ -16,6 +16,7 @@ Pure functions (no Prefect, no database); workers compute signatures, the writer
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -70,11 +71,15 @@ def _weighted_length(key: str) -> int:
     return len(key) if len(key) >= NEAR_MIN_CHARS else len(key) + len(_WIDE.findall(key))
 
 
-def band_keys(keys: Sequence[str]) -> list[tuple[int, ...] | None]:
-    """LSH band keys (``BANDS`` 64-bit integers) of each key of ``NEAR_MIN_CHARS`` or more
-    characters (CJK counting twice); None for shorter keys."""
+def band_keys(keys: Sequence[str]) -> list[array | None]:
+    """LSH band keys (``BANDS`` 64-bit integers, an array('Q')) of each key of
+    ``NEAR_MIN_CHARS`` or more characters (CJK counting twice); None for shorter keys.
+
+    An array, not a tuple: twenty Python integers take 900 bytes, and every kept paragraph's
+    keys cross from the cleaning process to the writer, which holds a few batches of them;
+    the array takes 220 bytes and pickles as one block."""
     long_enough = [i for i, key in enumerate(keys) if _weighted_length(key) >= NEAR_MIN_CHARS]
-    result: list[tuple[int, ...] | None] = [None] * len(keys)
+    result: list[array | None] = [None] * len(keys)
     if not long_enough:
         return result
     hashes, offsets = _shingle_hashes([keys[i] for i in long_enough])
@@ -86,8 +91,8 @@ def band_keys(keys: Sequence[str]) -> list[tuple[int, ...] | None]:
         bands ^= rows[:, :, row]
     bands *= _MIX
     bands ^= bands >> np.uint64(29)
-    for i, keys_of_one in zip(long_enough, bands.tolist()):
-        result[i] = tuple(keys_of_one)
+    for i, keys_of_one in zip(long_enough, bands):
+        result[i] = array("Q", keys_of_one.tobytes())
     return result
 
 

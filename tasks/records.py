@@ -5,6 +5,7 @@ without a database or an orchestrator and the records pickle cheaply between pro
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
@@ -36,7 +37,7 @@ class Paragraph:
     # What the teaser and near-duplicate tiers look paragraphs up by (tasks/dedup.py):
     prefix_fingerprint: int | None = None  # hash of the normalised text's first 40 characters
     long_prefix_fingerprint: int | None = None  # of its first 80 characters
-    bands: tuple[int, ...] | None = None  # MinHash LSH band keys; None when too short
+    bands: array | None = None  # MinHash LSH band keys, array('Q'); None when too short
     # The normalised text dedup compares (tasks/dedup.py content_key), kept from signing so
     # that the writer does not compute it again; not stored.
     key: str | None = None
