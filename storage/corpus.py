@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import operator
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -30,9 +31,9 @@ import pyarrow.dataset  # noqa: F401
 
 from tasks.dedup import (
     EXACT, MAX_ORIGINALS_PER_BAND, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
-    sign_paragraphs,
+    repeated_document, sign_paragraphs,
 )
-from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
+from tasks.records import DUPLICATE, KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
 SCHEMA_VERSION = 4
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
@@ -152,6 +153,20 @@ def _documents_table(documents: Sequence[Document]) -> pa.Table:
     return pa.table(columns, schema=_DOCUMENT_SCHEMA)
 
 
+def _outcomes_table(documents: Sequence[Document]) -> pa.Table:
+    """Each document's final text and counts, from its resolved paragraphs."""
+    statuses = [Counter(p.status for p in doc.paragraphs) for doc in documents]
+    return pa.table({
+        "doc_id": [doc.doc_id for doc in documents],
+        "text": [doc.text for doc in documents],
+        "n_paragraphs": [len(doc.paragraphs) for doc in documents],
+        "n_kept": [counted[KEPT] for counted in statuses],
+        "n_removed": [counted[REMOVED] for counted in statuses],
+        "n_duplicate": [counted[DUPLICATE] for counted in statuses],
+        "dup_of_doc": pa.array([repeated_document(doc.paragraphs) for doc in documents], pa.string()),
+    })
+
+
 def _last_of_each(documents: Sequence[Document]) -> list[Document]:
     """One document per id, the last one seen (the same URL fetched twice in one batch)."""
     return list({doc.doc_id: doc for doc in documents}.values())
@@ -250,6 +265,8 @@ class _Resolution:
         self.con, self.params = con, params
 
     def run(self, documents: Sequence[Document], seqs: dict[str, int], pointing: Sequence[str], replacing: bool) -> None:
+        """Resolve and insert the documents' paragraphs. When the load replaced documents,
+        the temp table ``affected_documents`` lists every document whose paragraphs changed."""
         dirty = {doc.doc_id: (seqs[doc.doc_id], list(doc.paragraphs)) for doc in documents}
         dirty.update(self._load(pointing))
         affected = dict(seqs)
@@ -267,6 +284,8 @@ class _Resolution:
             affected.update((doc_id, seq) for doc_id, seq, _ in changed)
             dirty = self._later(changed, dirty) if replacing and changed else {}
             new = False
+        if not replacing:
+            return
         affected_table = pa.table({"doc_id": pa.array(list(affected), pa.string()),
                                    "seq": pa.array(list(affected.values()), pa.int64())})
         with _registered(self.con, {"affected_table": affected_table}):
@@ -712,10 +731,12 @@ class Corpus:
             try:
                 self.con.execute("BEGIN")
                 last_seq = self.con.execute("SELECT coalesce(max(seq), 0) FROM documents").fetchone()[0]
-                counts.documents_updated = self._upsert_documents(run_id)
+                counts.documents_updated = self._update_documents(run_id)
                 counts.documents_new = len(documents) - counts.documents_updated
-                counts.documents_deleted = self._replace_paragraphs(run_id, documents, last_seq)
-                self._refresh_documents()
+                counts.documents_deleted, replacing = self._replace_paragraphs(run_id, documents, last_seq)
+                self._insert_documents(run_id, documents, last_seq)
+                if replacing:
+                    self._refresh_documents()
                 self._record_sources(run_id)
                 self.record_failures(run_id, batch.failures)
                 self.con.execute("COMMIT")
@@ -754,7 +775,9 @@ class Corpus:
         except duckdb.OutOfMemoryException:
             pass  # DuckDB evicted what it could; the rest is in use
 
-    def _upsert_documents(self, run_id: str) -> int:
+    def _update_documents(self, run_id: str) -> int:
+        """Update the metadata of the batch's documents already stored; their paragraphs are
+        replaced and their text recomputed later in the load (_refresh_documents)."""
         self.con.execute("UPDATE documents SET seen_run_id = ? WHERE doc_id IN (SELECT doc_id FROM staged_unchanged)", [run_id])
         updated = self.con.execute(
             """
@@ -767,24 +790,30 @@ class Corpus:
             """,
             {"run_id": run_id},
         ).fetchone()[0]
-        self.con.execute(
-            """
-            INSERT INTO documents BY NAME
-            SELECT s.doc_id, (SELECT coalesce(max(seq), 0) FROM documents) + 1 + s.ord AS seq, s.source, s.locator,
-                   s.format, s.extractor, s.url, s.title, s.author, TRY_CAST(s.published AS DATE) AS published,
-                   s.site_name, s.description, s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at,
-                   s.lang, s.lang_prob, '' AS text, s.content_hash, 0 AS n_paragraphs, 0 AS n_kept, 0 AS n_removed,
-                   0 AS n_duplicate, $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at,
-                   now() AS updated_at
-            FROM staged_documents s ANTI JOIN documents d USING (doc_id)
-            """,
-            {"run_id": run_id},
-        )
         return updated
 
-    def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> int:
+    def _insert_documents(self, run_id: str, documents: Sequence[Document], last_seq: int) -> None:
+        """Insert the batch's new documents, their paragraphs resolved: with their final text
+        and counts, computed here rather than aggregated from the stored paragraphs again
+        (_refresh_documents, which a load that replaced documents still runs, says the same)."""
+        with _registered(self.con, {"staged_outcomes": _outcomes_table(documents)}):
+            self.con.execute(
+                """
+                INSERT INTO documents BY NAME
+                SELECT s.doc_id, $last_seq + 1 + s.ord AS seq, s.source, s.locator, s.format, s.extractor, s.url,
+                       s.title, s.author, TRY_CAST(s.published AS DATE) AS published, s.site_name, s.description,
+                       s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at, s.lang, s.lang_prob,
+                       o.text, s.content_hash, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate, o.dup_of_doc,
+                       $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at, now() AS updated_at
+                FROM staged_documents s JOIN staged_outcomes o USING (doc_id) ANTI JOIN documents d USING (doc_id)
+                """,
+                {"run_id": run_id, "last_seq": last_seq},
+            )
+
+    def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> tuple[int, bool]:
         """Swap in the batch's paragraphs, drop documents their re-read source no longer
-        holds, and resolve duplicates for everything that came or went. Returns documents deleted."""
+        holds, and resolve duplicates for everything that came or went. Returns the number of
+        documents deleted, and whether stored paragraphs were (replaced or deleted)."""
         self.con.execute(
             """
             CREATE OR REPLACE TEMP TABLE stale AS
@@ -820,17 +849,21 @@ class Corpus:
             self.con.execute("DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM gone)")
             _index_firsts(self.con, "SELECT key FROM gone_fingerprints")
         deleted = self.con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM stale)").fetchone()[0]
-        seqs = dict(self.con.execute(
+        # New documents take their places after the stored ones, in batch order (their seq
+        # as _insert_documents writes it); stored ones keep theirs.
+        seqs = {doc.doc_id: last_seq + 1 + ord_ for ord_, doc in enumerate(documents)}
+        seqs.update(self.con.execute(
             "SELECT doc_id, seq FROM documents WHERE doc_id IN (SELECT doc_id FROM staged_documents)"
         ).fetchall())
         _Resolution(self.con, self.dedup).run(documents, seqs, pointing, replacing)
-        return deleted
+        return deleted, replacing
 
     def _refresh_documents(self) -> None:
         """Recompute final text, counts and the document each repeats, for every document
-        whose paragraphs changed."""
+        whose paragraphs a load that replaced or deleted documents changed (in the tables:
+        later rounds of its resolution may have re-resolved any of them)."""
         # Their paragraphs come no earlier than the first of them: a bound on pid lets DuckDB
-        # skip the rest of the table by its min-max index (a load that only appends reads its own).
+        # skip the rest of the table by its min-max index.
         first = self.con.execute("SELECT min(seq) FROM affected_documents").fetchone()[0]
         if first is None:
             return

@@ -169,6 +169,37 @@ def test_sql_dedup_agrees_with_in_memory_dedup(tmp_path):
     assert sum(status == "duplicate" for status, _, _ in expected.values()) > 50
 
 
+def test_documents_written_at_insert_agree_with_their_recomputation_from_paragraphs(tmp_path):
+    """A load that only appends writes each new document's text and counts from its resolved
+    paragraphs in Python; a load that replaces documents recomputes them in SQL. Both must
+    say the same, for every kind of paragraph."""
+    teaser = POOL[35][:60] + "..."
+    docs = {
+        "a.txt": [POOL[30], POOL[31], POOL[30]],    # repeats itself: the repeat stays in its text
+        "b.txt": [POOL[31], POOL[32]],              # copies a paragraph of a
+        "c.txt": [POOL[32], POOL[31]],              # nothing kept: repeats a and b once each, b first
+        "d.txt": [POOL[35], "Rechercher", teaser],  # a search label and its own truncated repeat: removed
+        "e.txt": [teaser, POOL[33]],                # another document's teaser
+    }
+    write_docs(tmp_path / "in", docs)
+    outcome = "SELECT doc_id, text, n_paragraphs, n_kept, n_removed, n_duplicate, dup_of_doc FROM documents ORDER BY ALL"
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        for record in [*records_of(SAMPLES), *records_of(tmp_path / "in")]:  # a load per document
+            corpus.load_batch("r", clean_batch([record], {}, resolve=False))
+        written = corpus.con.execute(outcome).fetchall()
+        corpus.con.execute("CREATE OR REPLACE TEMP TABLE affected_documents AS SELECT doc_id, seq FROM documents")
+        corpus._refresh_documents()
+        assert corpus.con.execute(outcome).fetchall() == written
+    by_name = {row[0]: row for row in written}
+    ids = {name: record.doc_id for record in records_of(tmp_path / "in") for name in docs if record.source.endswith(name)}
+    assert by_name[ids["a.txt"]][1:6] == (f"{POOL[30]}\n\n{POOL[31]}\n\n{POOL[30]}", 3, 2, 0, 1)
+    assert by_name[ids["c.txt"]][1:] == ("", 2, 0, 0, 2, ids["b.txt"])
+    assert by_name[ids["d.txt"]][2:6] == (3, 1, 2, 0)
+    assert by_name[ids["e.txt"]][1] == POOL[33]
+    assert sum(row[4] for row in written) > 5  # the samples' boilerplate
+
+
 def test_changed_and_deleted_documents_keep_exact_dedup_as_if_loaded_at_once(tmp_path):
     """Runs that change and delete records: after each, every paragraph's exact-tier
     resolution is the in-memory one over the records as they stand, in corpus order, and
