@@ -813,7 +813,7 @@ class Corpus:
     def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> tuple[int, bool]:
         """Swap in the batch's paragraphs, drop documents their re-read source no longer
         holds, and resolve duplicates for everything that came or went. Returns the number of
-        documents deleted, and whether stored paragraphs were (replaced or deleted)."""
+        documents deleted, and whether stored paragraphs were replaced or deleted."""
         self.con.execute(
             """
             CREATE OR REPLACE TEMP TABLE stale AS
