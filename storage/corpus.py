@@ -102,8 +102,7 @@ def schema_sql() -> str:
 
 
 _DOCUMENT_SCHEMA = pa.schema(
-    [("ord", pa.int64())]
-    + [(name, pa.string()) for name in ("doc_id", "source", "locator", "format", "extractor", "url", "title",
+    [(name, pa.string()) for name in ("doc_id", "source", "locator", "format", "extractor", "url", "title",
                                          "author", "published", "site_name", "description", "page_lang",
                                          "fetched_at", "lang")]
     + [("lang_prob", pa.float64()), ("content_hash", pa.string())]
@@ -141,10 +140,10 @@ _FAILURE_SCHEMA = pa.schema([(name, pa.string()) for name in ("source", "stage",
 
 def _documents_table(documents: Sequence[Document]) -> pa.Table:
     columns = {name: [] for name in _DOCUMENT_SCHEMA.names}
-    for ord_, doc in enumerate(documents):
+    for doc in documents:
         meta = doc.meta
         row = (
-            ord_, doc.doc_id, doc.source, doc.locator, doc.format, doc.extractor, meta.url, doc.title,
+            doc.doc_id, doc.source, doc.locator, doc.format, doc.extractor, meta.url, doc.title,
             meta.author, meta.published, meta.site_name, meta.description, meta.page_lang, meta.fetched_at,
             doc.lang, doc.lang_prob, doc.content_hash,
         )
@@ -153,11 +152,19 @@ def _documents_table(documents: Sequence[Document]) -> pa.Table:
     return pa.table(columns, schema=_DOCUMENT_SCHEMA)
 
 
-def _outcomes_table(documents: Sequence[Document]) -> pa.Table:
-    """Each document's final text and counts, from its resolved paragraphs."""
+def _appended_seqs(documents: Sequence[Document], last_seq: int) -> dict[str, int]:
+    """The places of a batch's documents in corpus order if they are new: after every stored
+    document, in batch order (a stored document keeps its own)."""
+    return {doc.doc_id: last_seq + 1 + ord_ for ord_, doc in enumerate(documents)}
+
+
+def _outcomes_table(documents: Sequence[Document], seqs: Mapping[str, int]) -> pa.Table:
+    """Each document's place in corpus order, and its final text and counts, from its
+    resolved paragraphs."""
     statuses = [Counter(p.status for p in doc.paragraphs) for doc in documents]
     return pa.table({
         "doc_id": [doc.doc_id for doc in documents],
+        "seq": pa.array([seqs[doc.doc_id] for doc in documents], pa.int64()),
         "text": [doc.text for doc in documents],
         "n_paragraphs": [len(doc.paragraphs) for doc in documents],
         "n_kept": [counted[KEPT] for counted in statuses],
@@ -796,18 +803,19 @@ class Corpus:
         """Insert the batch's new documents, their paragraphs resolved: with their final text
         and counts, computed here rather than aggregated from the stored paragraphs again
         (_refresh_documents, which a load that replaced documents still runs, says the same)."""
-        with _registered(self.con, {"staged_outcomes": _outcomes_table(documents)}):
+        outcomes = _outcomes_table(documents, _appended_seqs(documents, last_seq))
+        with _registered(self.con, {"staged_outcomes": outcomes}):
             self.con.execute(
                 """
                 INSERT INTO documents BY NAME
-                SELECT s.doc_id, $last_seq + 1 + s.ord AS seq, s.source, s.locator, s.format, s.extractor, s.url,
+                SELECT s.doc_id, o.seq, s.source, s.locator, s.format, s.extractor, s.url,
                        s.title, s.author, TRY_CAST(s.published AS DATE) AS published, s.site_name, s.description,
                        s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at, s.lang, s.lang_prob,
                        o.text, s.content_hash, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate, o.dup_of_doc,
                        $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at, now() AS updated_at
                 FROM staged_documents s JOIN staged_outcomes o USING (doc_id) ANTI JOIN documents d USING (doc_id)
                 """,
-                {"run_id": run_id, "last_seq": last_seq},
+                {"run_id": run_id},
             )
 
     def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> tuple[int, bool]:
@@ -849,9 +857,7 @@ class Corpus:
             self.con.execute("DELETE FROM paragraphs WHERE doc_id IN (SELECT doc_id FROM gone)")
             _index_firsts(self.con, "SELECT key FROM gone_fingerprints")
         deleted = self.con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM stale)").fetchone()[0]
-        # New documents take their places after the stored ones, in batch order (their seq
-        # as _insert_documents writes it); stored ones keep theirs.
-        seqs = {doc.doc_id: last_seq + 1 + ord_ for ord_, doc in enumerate(documents)}
+        seqs = _appended_seqs(documents, last_seq)
         seqs.update(self.con.execute(
             "SELECT doc_id, seq FROM documents WHERE doc_id IN (SELECT doc_id FROM staged_documents)"
         ).fetchall())
