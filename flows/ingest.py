@@ -402,6 +402,10 @@ def _cleaned(
 
 def _result(index: int, plan: PlannedBatch, future) -> tuple[int, PlannedBatch, BatchResult]:
     try:
-        return index, plan, future.result()
+        result = future.result()
     except Exception as error:
-        return index, plan, BatchResult(failures=_failures(plan.records, "clean", error))
+        result = BatchResult(failures=_failures(plan.records, "clean", error))
+    # The batch is cleaned: its payloads (some 32 MB of HTML) need not live through the
+    # load of its group.
+    plan.records = []
+    return index, plan, result
