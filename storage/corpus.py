@@ -572,9 +572,10 @@ class Corpus:
         })
         self._apply_schema()
         # A load's Arrow tables live for that load only. Allocated by the C library's malloc,
-        # as Python's own large objects are, the memory they free serves the next batches; pyarrow's default allocator (mimalloc)
-        # would keep its own high-water mark beside malloc's: 35 MiB more peak RSS on
-        # bench/extraction.py's WARCs (546 against 509 MiB at 1x, 607 against 572 at 10x).
+        # as Python's own large objects are, the memory they free serves the next batches;
+        # pyarrow's default allocator (mimalloc) would keep its own high-water mark beside
+        # malloc's: 35 MiB more peak RSS on bench/extraction.py's WARCs (546 against 509 MiB
+        # at 1x, 607 against 572 at 10x).
         self._arrow_pool = pa.default_memory_pool()
         pa.set_memory_pool(pa.system_memory_pool())
 
