@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -100,28 +101,75 @@ def _bare(html: str) -> str:
 # it waited for (Linux's RUSAGE_CHILDREN), so that each ingest is measured on its own.
 _PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+_SAMPLE_SECONDS = 0.1
 
 
-def ingest(warc: Path, db: Path, workers: int, *extra: str) -> float:
-    """Run `docmill ingest` as a user would; the peak RSS of its largest process, in MiB."""
+@dataclass
+class Memory:
+    """An ingest's peak RSS (its largest process) and the shape of the flow process's RSS over
+    the run: the highest sample in each tenth of its life, in MiB."""
+
+    peak: float
+    tenths: list[float]
+
+    def describe(self) -> str:
+        return f"{self.peak:.0f} MiB; the flow's process, highest in each tenth of the run: " + " ".join(
+            f"{t:.0f}" for t in self.tenths)
+
+
+def _child_of(pid: int) -> int | None:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            return int(stat.parent.name)
+    return None
+
+
+def _rss_mib(pid: int) -> float | None:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError):
+        return None
+
+
+def _tenths(samples: list[float]) -> list[float]:
+    n = len(samples)
+    return [max(samples[i * n // 10:(i + 1) * n // 10], default=0.0) for i in range(10)]
+
+
+def ingest(warc: Path, db: Path, workers: int, *extra: str) -> Memory:
+    """Run `docmill ingest` as a user would, sampling its flow process's RSS every 0.1 s."""
     command = [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers), *extra]
-    printed = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, check=True, capture_output=True,
-                             text=True).stdout
-    return int(printed.split()[-1]) / 1024
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: Prefect's logging would fill a pipe
+        wrapper = subprocess.Popen([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=log, text=True)
+        flow, samples = None, []
+        while wrapper.poll() is None:
+            flow = flow or _child_of(wrapper.pid)
+            if flow is not None and (rss := _rss_mib(flow)) is not None:
+                samples.append(rss)
+            time.sleep(_SAMPLE_SECONDS)
+        if wrapper.returncode:
+            log.seek(0)
+            raise RuntimeError(f"docmill ingest failed ({wrapper.returncode}):\n{log.read()[-4000:]}")
+    return Memory(int(wrapper.stdout.read().split()[-1]) / 1024, _tenths(samples))
 
 
 @contextmanager
-def ingested(pages: list[dict], repeat: int, workers: int, *extra: str) -> Iterator[tuple[Path, float]]:
+def ingested(pages: list[dict], repeat: int, workers: int, *extra: str) -> Iterator[tuple[Path, Memory]]:
     """The pages, ``repeat`` times over, ingested into a temporary database: its path and the
-    peak RSS of the ingest's largest process, in MiB."""
+    ingest's memory."""
     with tempfile.TemporaryDirectory(prefix="docmill-extraction-") as tmp:
         warc, db = Path(tmp) / "pages.warc.gz", Path(tmp) / "bench.duckdb"
         write_warc(pages, warc, repeat)
         yield db, ingest(warc, db, workers, *extra)
 
 
-def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int, float]:
-    with ingested(pages, repeat, workers, *extra) as (db, peak):
+def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tuple[dict[str, str], float, int, Memory]:
+    with ingested(pages, repeat, workers, *extra) as (db, memory):
         query = [sys.executable, "-m", "flows.cli", "query", "--db", str(db), "--format", "json"]
         runs = subprocess.run([*query, "SELECT epoch(finished_at - started_at) AS s, documents_new AS n FROM runs"],
                               cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -129,7 +177,7 @@ def run_docmill(pages: list[dict], repeat: int, workers: int, *extra: str) -> tu
         texts = subprocess.run([*query, "SELECT url, text FROM documents"], cwd=ROOT, check=True,
                                capture_output=True, text=True).stdout
         by_url = {row["url"]: row["text"] for row in map(json.loads, texts.splitlines())}
-    return by_url, run["s"], run["n"], peak
+    return by_url, run["s"], run["n"], memory
 
 
 def run_bare(pages: list[dict], repeat: int, workers: int) -> tuple[list[str], float]:
@@ -147,7 +195,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1,
                         help="time docmill and bare trafilatura this many times, alternately; print the medians")
     parser.add_argument("--memory-check", action="store_true",
-                        help="also ingest larger WARCs (see --memory-scales) and print each run's peak RSS")
+                        help="also ingest larger WARCs (see --memory-scales) and print each run's peak RSS and its shape")
     parser.add_argument("--memory-scales", type=int, nargs="+", default=[3, 10], metavar="N",
                         help="how many times larger the --memory-check WARCs are (default: 3 10)")
     args = parser.parse_args()
@@ -157,15 +205,15 @@ def main() -> None:
 
     n = len(pages) * args.repeat
     speeds: list[tuple[float, float]] = []  # (docmill, bare trafilatura) pages/s, one pair per trial
-    peaks: list[float] = []
+    memories: list[Memory] = []
     for trial in range(max(1, args.trials)):
         if trial % 2:  # every other trial times bare trafilatura first, so that order cancels out
             bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
-        by_url, docmill_seconds, loaded, peak = run_docmill(pages, args.repeat, args.workers)
+        by_url, docmill_seconds, loaded, memory = run_docmill(pages, args.repeat, args.workers)
         if not trial % 2:
             bare, bare_seconds = run_bare(pages, args.repeat, args.workers)
         speeds.append((n / docmill_seconds, n / bare_seconds))
-        peaks.append(peak)
+        memories.append(memory)
     ours = [by_url.get(page["url"], "") for page in pages]
 
     # The benchmark's gold text keeps embedded tweets, which docmill removes on purpose;
@@ -188,12 +236,13 @@ def main() -> None:
     if len(speeds) > 1:
         print(f"  medians of {len(speeds)} trials, in alternating order; per trial (docmill, trafilatura pages/s, ratio): "
               + ", ".join(f"({d:.1f}, {b:.1f}, {d / b:.2f})" for d, b in speeds))
-    print(f"peak RSS of the largest docmill process: {peaks[0]:.0f} MiB (WARC of {n} pages)"
-          + (f"; later trials: {', '.join(f'{p:.0f}' for p in peaks[1:])} MiB" if len(peaks) > 1 else ""))
+    print(f"peak RSS of the largest docmill process (WARC of {n} pages): {memories[0].describe()}")
+    if len(memories) > 1:
+        print(f"  later trials: {', '.join(f'{m.peak:.0f}' for m in memories[1:])} MiB")
     if args.memory_check:
         for times in args.memory_scales:
             with ingested(pages, times * args.repeat, args.workers) as (_, larger):
-                print(f"peak RSS of the largest docmill process: {larger:.0f} MiB (WARC of {times * n} pages, {times}x)")
+                print(f"peak RSS of the largest docmill process (WARC of {times * n} pages, {times}x): {larger.describe()}")
 
 
 if __name__ == "__main__":
