@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -107,23 +108,24 @@ _SAMPLE_SECONDS = 0.1
 @dataclass
 class Memory:
     """An ingest's peak RSS (its largest process) and the shape of the flow process's RSS over
-    the run: the highest sample in each tenth of its life, in MiB."""
+    its life: the highest sample in each tenth, in MiB (none for a run too short to sample)."""
 
     peak: float
     tenths: list[float]
 
     def describe(self) -> str:
-        return f"{self.peak:.0f} MiB; the flow's process, highest in each tenth of the run: " + " ".join(
-            f"{t:.0f}" for t in self.tenths)
+        shape = " ".join(f"{t:.0f}" for t in self.tenths) or "not sampled"
+        return f"{self.peak:.0f} MiB; the flow's process, highest in each tenth of its life: {shape}"
 
 
 def _child_of(pid: int) -> int | None:
+    """The wrapper's child: `docmill ingest`, which runs the flow in its own process."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == pid:
+        if parent == pid:
             return int(stat.parent.name)
     return None
 
@@ -131,31 +133,44 @@ def _child_of(pid: int) -> int | None:
 def _rss_mib(pid: int) -> float | None:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, IndexError):
+    except (OSError, IndexError, ValueError):
         return None
 
 
 def _tenths(samples: list[float]) -> list[float]:
     n = len(samples)
-    return [max(samples[i * n // 10:(i + 1) * n // 10], default=0.0) for i in range(10)]
+    return [max(samples[i * n // 10:(i + 1) * n // 10]) for i in range(10)] if n >= 10 else []
+
+
+def _sample(wrapper: subprocess.Popen) -> list[float]:
+    """The RSS of the wrapper's child every 0.1 s until the wrapper exits. The wrapper's own
+    ru_maxrss gives the peak; this gives its shape, at a /proc read per sample."""
+    flow, samples = None, []
+    while wrapper.poll() is None:
+        flow = flow or _child_of(wrapper.pid)
+        if flow is not None and (rss := _rss_mib(flow)):
+            samples.append(rss)
+        time.sleep(_SAMPLE_SECONDS)
+    return samples
 
 
 def ingest(warc: Path, db: Path, workers: int, *extra: str) -> Memory:
-    """Run `docmill ingest` as a user would, sampling its flow process's RSS every 0.1 s."""
+    """Run `docmill ingest` as a user would; its memory."""
     command = [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers), *extra]
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: Prefect's logging would fill a pipe
-        wrapper = subprocess.Popen([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=log, text=True)
-        flow, samples = None, []
-        while wrapper.poll() is None:
-            flow = flow or _child_of(wrapper.pid)
-            if flow is not None and (rss := _rss_mib(flow)) is not None:
-                samples.append(rss)
-            time.sleep(_SAMPLE_SECONDS)
+        # A session of its own, so that an interrupted bench stops the ingest too.
+        with subprocess.Popen([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=log, text=True, start_new_session=True) as wrapper:
+            try:
+                samples = _sample(wrapper)
+            except BaseException:
+                os.killpg(wrapper.pid, signal.SIGKILL)
+                raise
+            printed = wrapper.stdout.read()
         if wrapper.returncode:
             log.seek(0)
             raise RuntimeError(f"docmill ingest failed ({wrapper.returncode}):\n{log.read()[-4000:]}")
-    return Memory(int(wrapper.stdout.read().split()[-1]) / 1024, _tenths(samples))
+    return Memory(int(printed.split()[-1]) / 1024, _tenths(samples))
 
 
 @contextmanager
