@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -98,10 +99,6 @@ def _bare(html: str) -> str:
     return trafilatura.extract(html, include_comments=False) or ""
 
 
-# Runs a command and prints the peak RSS (KiB) of its largest process, itself or a descendant
-# it waited for (Linux's RUSAGE_CHILDREN), so that each ingest is measured on its own.
-_PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 _SAMPLE_SECONDS = 0.1
 
 
@@ -118,18 +115,6 @@ class Memory:
         return f"{self.peak:.0f} MiB; the flow's process, highest in each tenth of its life: {shape}"
 
 
-def _child_of(pid: int) -> int | None:
-    """The wrapper's child: `docmill ingest`, which runs the flow in its own process."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid:
-            return int(stat.parent.name)
-    return None
-
-
 def _rss_mib(pid: int) -> float | None:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -142,35 +127,36 @@ def _tenths(samples: list[float]) -> list[float]:
     return [max(samples[i * n // 10:(i + 1) * n // 10]) for i in range(10)] if n >= 10 else []
 
 
-def _sample(wrapper: subprocess.Popen) -> list[float]:
-    """The RSS of the wrapper's child every 0.1 s until the wrapper exits. The wrapper's own
-    ru_maxrss gives the peak; this gives its shape, at a /proc read per sample."""
-    flow, samples = None, []
-    while wrapper.poll() is None:
-        flow = flow or _child_of(wrapper.pid)
-        if flow is not None and (rss := _rss_mib(flow)):
+def _watch(pid: int) -> tuple[list[float], int, resource.struct_rusage]:
+    """The process's RSS every 0.1 s until it exits; then its wait status and resource usage.
+    The usage's ru_maxrss is the peak of its largest process, itself or a descendant it waited
+    for (Linux), so that each ingest is measured on its own."""
+    samples = []
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return samples, status, usage
+        if rss := _rss_mib(pid):
             samples.append(rss)
         time.sleep(_SAMPLE_SECONDS)
-    return samples
 
 
 def ingest(warc: Path, db: Path, workers: int, *extra: str) -> Memory:
     """Run `docmill ingest` as a user would; its memory."""
     command = [sys.executable, "-m", "flows.cli", "ingest", str(warc), "--db", str(db), "--workers", str(workers), *extra]
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: Prefect's logging would fill a pipe
-        # A session of its own, so that an interrupted bench stops the ingest too.
-        with subprocess.Popen([sys.executable, "-c", _PEAK_RSS, *command], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=log, text=True, start_new_session=True) as wrapper:
-            try:
-                samples = _sample(wrapper)
-            except BaseException:
-                os.killpg(wrapper.pid, signal.SIGKILL)
-                raise
-            printed = wrapper.stdout.read()
-        if wrapper.returncode:
+        # A session of its own, so that an interrupted bench stops the ingest's processes too.
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        try:
+            samples, status, usage = _watch(process.pid)
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped by _watch, not by Popen
+        if process.returncode:
             log.seek(0)
-            raise RuntimeError(f"docmill ingest failed ({wrapper.returncode}):\n{log.read()[-4000:]}")
-    return Memory(int(printed.split()[-1]) / 1024, _tenths(samples))
+            raise RuntimeError(f"docmill ingest failed ({process.returncode}):\n{log.read()[-4000:]}")
+    return Memory(usage.ru_maxrss / 1024, _tenths(samples))
 
 
 @contextmanager
