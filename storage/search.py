@@ -95,6 +95,11 @@ def rebuild_index(db: str | Path, *, wait: float = DEFAULT_WAIT) -> IndexBuild:
     started = time.perf_counter()
     with connect(db, read_only=False, wait=wait) as con:
         con.execute(f"SET memory_limit = '{INDEX_MEMORY_LIMIT}'")
+        # The index is checkpointed when this commits or closes: as by the writer, without
+        # merging row groups. (Imported here: searching needs none of the writer's modules.)
+        from storage.corpus import MAX_VACUUM_TASKS
+
+        con.execute(f"SET max_vacuum_tasks = {MAX_VACUUM_TASKS}")
         con.execute("BEGIN")
         con.execute(
             """

@@ -11,6 +11,7 @@ import pytest
 
 import storage.corpus
 from storage.corpus import _ADDED_COLUMNS, SCHEMA_VERSION, WRITER_MEMORY_LIMIT, Corpus, LoadCounts
+from storage.search import rebuild_index
 from tasks.dedup import DedupParams, mark_duplicates
 from tasks.pipeline import clean_batch
 from tasks.sources import ReadOptions, discover, plan_batches
@@ -321,6 +322,36 @@ def test_a_load_checkpoints_a_long_log_even_under_a_tiny_memory_limit(tmp_path, 
         assert not wal.exists() or wal.stat().st_size < 2**20
         assert corpus.con.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
         assert _memory_limit(corpus.con) == _memory_limit_as_configured()
+
+
+def _paragraph_row_groups(con) -> list[tuple]:
+    """Each row group of paragraphs: its rows and the block its text starts in."""
+    return con.execute(
+        "SELECT row_group_id, count, block_id FROM pragma_storage_info('paragraphs') "
+        "WHERE column_name = 'text' AND segment_type = 'VARCHAR' AND segment_id = 0 ORDER BY row_group_id"
+    ).fetchall()
+
+
+def test_checkpoints_leave_earlier_paragraphs_where_they_were_written(tmp_path, monkeypatch):
+    """Each checkpoint writes the paragraphs appended since the last one as a row group of
+    their own. DuckDB's vacuum would merge it into its neighbour, rewriting both (see
+    MAX_VACUUM_TASKS); neither a load's checkpoint nor the search index's rebuild does."""
+    monkeypatch.setattr(storage.corpus, "WAL_CHECKPOINT_BYTES", 0)  # checkpoint after every load
+    write_docs(tmp_path / "a", {"a.txt": POOL[:10]})
+    write_docs(tmp_path / "b", {"b.txt": POOL[10:20]})
+    path = tmp_path / "c.duckdb"
+    with Corpus(path) as corpus:
+        load(corpus, [tmp_path / "a"], "r1")
+        first = _paragraph_row_groups(corpus.con)
+        load(corpus, [tmp_path / "b"], "r2")
+        both = _paragraph_row_groups(corpus.con)
+    rebuild_index(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        after_reindex = _paragraph_row_groups(con)
+        assert con.execute("SELECT count(*) FROM paragraphs").fetchone()[0] == 20
+    assert [rows for _, rows, _ in first] == [10]
+    assert both[0] == first[0] and [rows for _, rows, _ in both] == [10, 10]
+    assert after_reindex == both
 
 
 def _as_written_by(path, version: int) -> None:
