@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.corpus import LOAD_GROUP_PARAGRAPHS, Corpus  # noqa: E402
+from storage.corpus import LOAD_GROUP_PARAGRAPHS, MAX_VACUUM_TASKS, Corpus  # noqa: E402
 from tasks.dedup import TIERS, DedupParams, sign_paragraphs  # noqa: E402
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD  # noqa: E402
 from tasks.normalize import normalize_text  # noqa: E402
@@ -660,7 +660,9 @@ def _bytes_of(con, query: str, scratch: Path) -> int:
 def index_bytes(db: Path, scratch: Path) -> dict[str, int]:
     import duckdb
 
-    with duckdb.connect(str(db)) as con:
+    # As the writer checkpoints: a default checkpoint would merge its row groups, and the
+    # file measured would not be the one docmill leaves.
+    with duckdb.connect(str(db), config={"max_vacuum_tasks": MAX_VACUUM_TASKS}) as con:
         con.execute("CHECKPOINT")
         empty = _bytes_of(con, "SELECT 1 AS x WHERE false", scratch)
         return {
