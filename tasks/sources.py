@@ -333,22 +333,25 @@ class PlannedBatch:
         return cleaned
 
 
+# Some 190 pages of HTML, a few seconds of work on two cores.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+
+
 def plan_batches(
     files: Iterable[SourceFile],
     options: ReadOptions,
     known_sources: Mapping[str, str],
     batch_size: int,
-    max_batch_bytes: int = 32 * 1024 * 1024,
+    max_batch_bytes: int = MAX_BATCH_BYTES,
 ) -> Iterator[PlannedBatch]:
     """Stream the records of every file into batches of at most ``batch_size`` records (or
-    ``max_batch_bytes`` of payload: some 190 pages of HTML, a few seconds of work on two
-    cores). The first batches are smaller (an eighth of that, then doubling), so that the
-    workers get their first pages while the rest of a full batch is still being read. A file
-    whose bytes hash as in ``known_sources`` is not read at all; any other file is hashed in
-    a thread while its records are read, rather than in a pass of its own before the first
-    batch (1.2 GB of WARC: over a second of idle workers). A file's SourceDone travels in the
-    batch holding its last record or a later one, so it is loaded after all of the file's
-    documents."""
+    ``max_batch_bytes`` of payload). The first batches are smaller (an eighth of that, then
+    doubling), so that the workers get their first pages while the rest of a full batch is
+    still being read. A file whose bytes hash as in ``known_sources`` is not read at all;
+    any other file is hashed in a thread while its records are read, rather than in a pass
+    of its own before the first batch (1.2 GB of WARC: over a second of idle workers). A
+    file's SourceDone travels in the batch holding its last record or a later one, so it is
+    loaded after all of the file's documents."""
     batch = PlannedBatch()
     bytes_cap = max(1, max_batch_bytes // 8)
     hasher = ThreadPoolExecutor(1, thread_name_prefix="docmill-file-hash")
