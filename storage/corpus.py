@@ -39,9 +39,13 @@ SCHEMA_VERSION = 4
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
-# tables anyway, and reads them back from the OS page cache as fast (bench/neardup.py at
-# a million paragraphs: the same CPU with 256 MB as with 512, and 730 MiB peak RSS, not 960).
-WRITER_MEMORY_LIMIT = "256MB"
+# tables anyway, and reads them back from the OS page cache as fast. Within a load, DuckDB
+# keeps what it scans up to this limit, and a checkpoint fills its buffers up to it too;
+# so the limit is what a corpus of distinct paragraphs adds to the writer's peak once its
+# loads scan that much. bench/neardup.py at a million paragraphs: 575 MiB peak RSS under
+# 128 MB, 686 under 256 MB, for the same CPU (61.6 and 64.0 CPU-s per million); under 64 MB
+# the first loads fail, out of memory.
+WRITER_MEMORY_LIMIT = "128MB"
 # Between loads DuckDB would keep what the last one read, up to the limit above, so the
 # writer's RSS would grow with the corpus until that cache is full (it held 183 MB after
 # 15,000 pages of bench/extraction.py, by duckdb_memory()). Lowering the limit evicts it.
@@ -52,14 +56,9 @@ WRITER_MEMORY_LIMIT = "256MB"
 # eviction) but a larger file, 1,400 bytes a paragraph, not 900: each checkpoint rewrites
 # the tables' last row groups.
 WRITER_IDLE_MEMORY_LIMIT = "16MB"
-# A checkpoint fills DuckDB's buffers up to the memory limit: under 256 MB, one checkpoint
-# took the writer from 560 to 720-750 MiB (bench/extraction.py's 36,200 pages replayed
-# through load_batch in 40 loads). Under 128 MB the peak was 590 MiB, for 9% more load time
-# (25.0 s against 22.7; 64 MB: 592 MiB, 26.4 s). So loads commit first and checkpoint after,
-# once the log holds DuckDB's default 16 MB. DuckDB evicts as the checkpoint writes: a
-# checkpoint does not fail for lack of memory (not even under 1 MB, tried), and if it fails
-# otherwise, the committed load is safe in the write-ahead log.
-WRITER_CHECKPOINT_MEMORY_LIMIT = "128MB"
+# Loads commit first and checkpoint after (a checkpoint inside the COMMIT would add its
+# buffers to the load's), once the log holds DuckDB's default 16 MB. DuckDB evicts as the
+# checkpoint writes, and if a checkpoint fails, the committed load is safe in the log.
 WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 # A checkpoint writes what loads appended since the last one as row groups of their own
 # (some 60,000 paragraphs), and DuckDB's vacuum would then merge two such neighbours into
@@ -776,13 +775,12 @@ class Corpus:
         return counts
 
     def _checkpoint(self) -> None:
-        """Checkpoint under WRITER_CHECKPOINT_MEMORY_LIMIT once the log holds 16 MB. Best
-        effort: the load is committed, in the write-ahead log, whatever happens here."""
+        """Checkpoint once the log holds 16 MB. Best effort: the load is committed, in the
+        write-ahead log, whatever happens here."""
         wal = Path(self.path + ".wal")
         if not wal.exists() or wal.stat().st_size < WAL_CHECKPOINT_BYTES:
             return
         try:
-            self._lower_memory_limit(WRITER_CHECKPOINT_MEMORY_LIMIT)
             self.con.execute("CHECKPOINT")
         except duckdb.FatalException:
             raise  # the database is invalidated: nothing more can be written
@@ -792,14 +790,11 @@ class Corpus:
     def _release_cache(self) -> None:
         """Evict DuckDB's cache of the database (see WRITER_IDLE_MEMORY_LIMIT), and restore
         the usual memory limit."""
-        self._lower_memory_limit(WRITER_IDLE_MEMORY_LIMIT)
-        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-
-    def _lower_memory_limit(self, limit: str) -> None:
         try:
-            self.con.execute(f"SET memory_limit = '{limit}'")
+            self.con.execute(f"SET memory_limit = '{WRITER_IDLE_MEMORY_LIMIT}'")
         except duckdb.OutOfMemoryException:
             pass  # DuckDB evicted what it could; the rest is in use
+        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
 
     def _update_documents(self, run_id: str) -> int:
         """Update the metadata of the batch's documents already stored; their paragraphs are
