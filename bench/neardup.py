@@ -16,7 +16,8 @@ Deterministic for a given seed. Streams documents: memory holds a bounded pool o
 originals, whatever the number of paragraphs.
 
 The run loads the set through the real load path (``Corpus.load_batch``, in groups of
-``LOAD_GROUP_PARAGRAPHS`` paragraphs as the ingest flow's writer does, each document
+``LOAD_GROUP_PARAGRAPHS`` paragraphs or ``LOAD_GROUP_CHARACTERS`` characters as the ingest
+flow's writer does, each document
 signed first, as workers do; the writer resolves every paragraph, within its document too),
 then prints precision, recall and F1 per perturbation kind (scored in SQL against the
 labels), CPU-seconds per million paragraphs for the workers' share (signatures) and the
@@ -41,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.corpus import LOAD_GROUP_PARAGRAPHS, MAX_VACUUM_TASKS, Corpus  # noqa: E402
+from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, MAX_VACUUM_TASKS, Corpus  # noqa: E402
 from tasks.dedup import TIERS, DedupParams, sign_paragraphs  # noqa: E402
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD  # noqa: E402
 from tasks.normalize import normalize_text  # noqa: E402
@@ -564,7 +565,7 @@ def load(db: Path, labels_csv: Path, args: argparse.Namespace) -> Costs:
         labels_out = csv.writer(out)
         corpus.start_run("bench", "bench", [], {})
         batch: list[Document] = []
-        held = 0
+        held, held_characters = 0, 0
         for name, texts, labels in DevSet(args.seed).documents(10**9):
             batch.append(_document(name, texts, costs))
             labels_out.writerows([name, position, label.kind, label.family, *(label.of or ("", ""))]
@@ -572,13 +573,14 @@ def load(db: Path, labels_csv: Path, args: argparse.Namespace) -> Costs:
             costs.paragraphs += len(texts)
             costs.documents += 1
             held += len(texts)
+            held_characters += sum(map(len, texts))
             done = costs.paragraphs >= args.paragraphs
-            if held >= args.load_paragraphs or done:
+            if held >= args.load_paragraphs or held_characters >= LOAD_GROUP_CHARACTERS or done:
                 cpu, wall = _cpu(), time.perf_counter()
                 corpus.load_batch("bench", BatchResult(documents=batch))
                 costs.load_cpu += _cpu() - cpu
                 costs.load_wall += time.perf_counter() - wall
-                batch, held = [], 0
+                batch, held, held_characters = [], 0, 0
                 if not costs.rss_tenth and costs.paragraphs >= args.paragraphs / 10:
                     costs.rss_tenth = _rss_mib()
                 if not costs.rss_half and costs.paragraphs >= args.paragraphs / 2:

@@ -26,7 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.report import failures_markdown, summary_rows
-from storage.corpus import LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts
+from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts
 from storage.lock import DatabaseBusy, open_with_retry, writer_lock
 from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
@@ -287,7 +287,7 @@ def _load_all(
     line each; the run is recorded completed, or failed if anything escapes."""
     logger, status = get_run_logger(), "failed"
     try:
-        for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS):
+        for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
             label = _label(group)
             loaded = _load_group(label, group, corpus, run_id)
             counts.add(loaded)
@@ -307,11 +307,12 @@ def _load_all(
 
 
 def _groups(
-    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], paragraphs: int
+    cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], paragraphs: int, characters: int
 ) -> Iterator[list[tuple[int, BatchResult]]]:
     """Consecutive cleaned batches (their reading results attached) holding at least
-    ``paragraphs`` paragraphs, the last group whatever it holds. The raw records are not
-    kept: HTML payloads would weigh ten times the cleaned documents.
+    ``paragraphs`` paragraphs or ``characters`` characters of paragraph text, the last group
+    whatever it holds. The raw records are not kept: HTML payloads would weigh ten times the
+    cleaned documents.
 
     Once the input is all read (None in ``cleaned``), what is held is loaded at once and
     each later batch on its own, as it comes: each load then overlaps the cleaning of the
@@ -319,7 +320,7 @@ def _groups(
     (Held together, the batches still cleaning when bench/extraction.py's input was all
     read were loaded after the last of them, 0.3 s in which both workers idled.)"""
     group: list[tuple[int, BatchResult]] = []
-    held, draining = 0, False
+    held, held_characters, draining = 0, 0, False
     for item in cleaned:
         if item is None:
             draining = True
@@ -327,9 +328,10 @@ def _groups(
             index, plan, batch = item
             group.append((index, plan.attach(batch)))
             held += batch.paragraph_count
-        if group and (held >= paragraphs or draining):
+            held_characters += batch.character_count
+        if group and (held >= paragraphs or held_characters >= characters or draining):
             yield group
-            group, held = [], 0
+            group, held, held_characters = [], 0, 0
     if group:
         yield group
 

@@ -77,6 +77,15 @@ MAX_VACUUM_TASKS = 0
 # groups of 20,000 / 25,000 / 30,000 cost the writer 116 / 107 / 102 CPU-seconds per million
 # paragraphs, for a peak RSS of 705 / 750 / 771 MiB.
 LOAD_GROUP_PARAGRAPHS = 30_000
+# ... or of about this many characters of paragraph text, when paragraphs are long: a load
+# holds its group several times over (the cleaned documents, their Arrow tables, DuckDB's
+# copy), some 13 bytes of RSS per character. Text with one paragraph per document (3,000
+# JSON Lines documents of 35,000 characters) was loaded as a single group, for a peak RSS
+# of 1,395 MiB; in groups under this cap, 977 MiB (686 without the near tier, whose
+# candidates are long texts there too). Groups of bench/extraction.py's pages hold some
+# 4.4 million characters, of bench/throughput.py's and bench/neardup.py's some 10 million:
+# this cap leaves them as they were.
+LOAD_GROUP_CHARACTERS = 12_000_000
 
 
 class SchemaError(RuntimeError):

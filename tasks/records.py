@@ -175,3 +175,8 @@ class BatchResult:
     @property
     def paragraph_count(self) -> int:
         return sum(len(document.paragraphs) for document in self.documents)
+
+    @property
+    def character_count(self) -> int:
+        """The length of its paragraphs' texts, together."""
+        return sum(len(paragraph.text) for document in self.documents for paragraph in document.paragraphs)

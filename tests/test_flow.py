@@ -202,8 +202,23 @@ def test_what_is_held_is_loaded_once_the_input_is_all_read():
         return index, PlannedBatch(), BatchResult(documents=[document])
 
     stream = [cleaned(1, 6), cleaned(2, 5), cleaned(3, 2), None, cleaned(4, 3), cleaned(5, 1)]
-    assert [[index for index, _ in group] for group in _groups(iter(stream), 10)] == [[1, 2], [3], [4], [5]]
-    assert [[index for index, _ in group] for group in _groups(iter([None, cleaned(1, 2)]), 10)] == [[1]]
+    assert [[index for index, _ in group] for group in _groups(iter(stream), 10, 10**6)] == [[1, 2], [3], [4], [5]]
+    assert [[index for index, _ in group] for group in _groups(iter([None, cleaned(1, 2)]), 10, 10**6)] == [[1]]
+
+
+def test_groups_of_long_paragraphs_close_at_the_character_threshold():
+    """A group holds a few long paragraphs, not LOAD_GROUP_PARAGRAPHS of them: its memory
+    follows its text, whatever the number of paragraphs."""
+    from flows.ingest import _groups
+    from tasks.records import BatchResult, Document, Paragraph
+    from tasks.sources import PlannedBatch
+
+    def cleaned(index: int, length: int) -> tuple[int, PlannedBatch, BatchResult]:
+        document = Document(f"d{index}", "s", "h", [Paragraph(0, "x" * length)])
+        return index, PlannedBatch(), BatchResult(documents=[document])
+
+    stream = [cleaned(1, 600), cleaned(2, 500), cleaned(3, 1200), cleaned(4, 10), None]
+    assert [[index for index, _ in group] for group in _groups(iter(stream), 10, 1000)] == [[1, 2], [3], [4]]
 
 
 @given(st.lists(st.integers(1, 3 * 1024 * 1024), min_size=1, max_size=60), st.integers(1, 8))
