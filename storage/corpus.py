@@ -33,6 +33,7 @@ from tasks.dedup import (
     EXACT, MAX_ORIGINALS_PER_BAND, NEAR, TEASER, DedupParams, Origin, Original, SeenIndex, is_teaser, mark_duplicates,
     repeated_document, sign_paragraphs,
 )
+from tasks.neardup import shared_bands_needed
 from tasks.records import DUPLICATE, KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
 SCHEMA_VERSION = 4
@@ -223,6 +224,20 @@ def _joined_bands(paragraphs: Iterable[Paragraph]) -> np.ndarray:
     return np.frombuffer(b"".join(p.bands for p in paragraphs if p.bands), dtype=np.uint64)
 
 
+def _wanted_bands(paragraphs: Sequence[Paragraph]) -> tuple[pa.Table, pa.Table]:
+    """The band keys to look up: those of the paragraphs content with an original holding
+    one of them (nearly all), and those of the long paragraphs, whose originals must hold
+    more (shared_bands_needed), each with its asker and how many it needs."""
+    signed = [(p, shared_bands_needed(p.key)) for p in paragraphs if p.bands]
+    asking = [(asker, p, needed) for asker, (p, needed) in enumerate(signed) if needed > 1]
+    widths = [len(p.bands) for _, p, _ in asking]
+    return pa.table({"key": _joined_bands(p for p, needed in signed if needed == 1)}), pa.table({
+        "key": _joined_bands(p for _, p, _ in asking),
+        "asker": np.repeat(np.array([asker for asker, _, _ in asking], dtype=np.int64), widths),
+        "needed": np.repeat(np.array([needed for *_, needed in asking], dtype=np.int64), widths),
+    })
+
+
 def _rows_table(rows: Sequence[tuple], schema: pa.Schema) -> pa.Table:
     return pa.table({name: [row[i] for row in rows] for i, name in enumerate(schema.names)}, schema=schema)
 
@@ -387,11 +402,11 @@ class _Resolution:
             "wanted_prefixes": _keys_table({p.prefix_fingerprint for p in teasers if p.long_prefix_fingerprint is None}),
             "wanted_long_prefixes": _keys_table({p.long_prefix_fingerprint for p in teasers
                                                  if p.long_prefix_fingerprint is not None}),
-            # Repeated keys are harmless in an IN (...) lookup; a set of them costs more than it saves.
-            "wanted_bands": pa.table({"key": _joined_bands(paragraphs if NEAR in tiers else ())}),
         }
+        wanted["wanted_bands"], long_asked = _wanted_bands(paragraphs if NEAR in tiers else [])
         # Each band key's earliest MAX_ORIGINALS_PER_BAND originals outside the dirty documents,
-        # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again).
+        # as SeenIndex keeps them in memory (the dirty ones are resolved and indexed again);
+        # for a long paragraph's keys, those holding as many of them as it needs.
         lookups, parameters = [], {"shift": SEQ_SHIFT}
         for column, table in (("prefix_fingerprint", "wanted_prefixes"),
                               ("long_prefix_fingerprint", "wanted_long_prefixes")):
@@ -402,23 +417,35 @@ class _Resolution:
                     FROM paragraphs
                     WHERE {column} IN (SELECT key FROM {table}) AND status = 'kept'
                       AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)""")
-        if wanted["wanted_bands"].num_rows:
-            lookups.append("""
-                SELECT pid, NULL::UBIGINT AS prefix, NULL::UBIGINT AS long_prefix, list(band) AS bands FROM (
-                    SELECT pid, band FROM paragraph_bands
-                    WHERE band IN (SELECT key FROM wanted_bands) AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
-                    QUALIFY row_number() OVER (PARTITION BY band ORDER BY pid) <= $cap
-                ) GROUP BY pid""")
+        held = """(SELECT pid, band FROM paragraph_bands
+                   WHERE band IN (SELECT key FROM {keys}) AND pid // $shift NOT IN (SELECT seq FROM dirty_seqs)
+                   QUALIFY row_number() OVER (PARTITION BY band ORDER BY pid) <= $cap)"""
+        if wanted["wanted_bands"].num_rows or long_asked.num_rows:
             parameters["cap"] = MAX_ORIGINALS_PER_BAND
+        if wanted["wanted_bands"].num_rows:
+            lookups.append(f"""
+                SELECT pid, NULL::UBIGINT AS prefix, NULL::UBIGINT AS long_prefix, list(band) AS bands
+                FROM {held.format(keys="wanted_bands")} GROUP BY pid""")
+        if long_asked.num_rows:
+            lookups.append(f"""
+                SELECT pid, NULL::UBIGINT AS prefix, NULL::UBIGINT AS long_prefix, list(DISTINCT band) AS bands FROM (
+                    SELECT pid, band, count(*) OVER (PARTITION BY pid, asker) >= needed AS enough
+                    FROM {held.format(keys="long_asked")} JOIN long_asked ON band = key
+                ) GROUP BY pid HAVING bool_or(enough)""")
         if not lookups:
             return
         # Grouped by pid before the join: grouping by the texts too would hash every one.
-        with _registered(self.con, wanted):
+        with _registered(self.con, wanted | {"long_asked_table": long_asked}):
+            # A join with an Arrow table passes the join's key range to the Arrow scan as a
+            # filter, and a band key past 2**63 fails there (OverflowError, DuckDB 1.5.5): the
+            # long paragraphs' keys are copied into DuckDB first.
+            if long_asked.num_rows:
+                self.con.execute("CREATE OR REPLACE TEMP TABLE long_asked AS SELECT * FROM long_asked_table")
             rows = self.con.execute(
                 f"""
                 WITH m AS (
                     SELECT pid, any_value(prefix) AS prefix, any_value(long_prefix) AS long_prefix,
-                           flatten(list(bands)) AS bands
+                           list_distinct(flatten(list(bands))) AS bands
                     FROM ({" UNION ALL ".join(lookups)}) GROUP BY pid
                 )
                 SELECT p.pid, p.doc_id, p.position, p.text, m.prefix, m.long_prefix, m.bands

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity
+from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity, shared_bands_needed
 from tasks.records import DUPLICATE, EXACT, KEPT, NEAR, REMOVED, TEASER, Paragraph
 
 # Shorter normalised texts ("Oui.", "Sport", a date) repeat innocently across documents.
@@ -266,12 +266,16 @@ class SeenIndex:
             held = self.prefixes.get(teaser.prefix_fingerprint, ())
         return held if isinstance(held, tuple) else (held,)
 
-    def near_sources(self, bands: Iterable[int]) -> list[Original]:
-        """Originals sharing a band key, in corpus order."""
+    def near_sources(self, bands: Iterable[int], shared: int = 1) -> list[Original]:
+        """Originals holding at least ``shared`` of the band keys, in corpus order."""
         found = [held for held in map(self.bands.get, bands) if held is not None]
-        if len(found) == 1 and not isinstance(found[0], tuple):
+        if shared == 1 and len(found) == 1 and not isinstance(found[0], tuple):
             return found
-        unique = {original for held in found for original in (held if isinstance(held, tuple) else (held,))}
+        each = (original for held in found for original in (held if isinstance(held, tuple) else (held,)))
+        if shared == 1:
+            unique = set(each)
+        else:
+            unique = {original for original, count in Counter(each).items() if count >= shared}
         return sorted(unique, key=lambda original: original.order)
 
 
@@ -351,10 +355,11 @@ class _Resolver:
     def _near(self, paragraph: Paragraph) -> Origin | None:
         if NEAR not in self.params.tiers or not paragraph.bands:
             return None
-        sources = self.index.near_sources(paragraph.bands)
+        key = _key_of(paragraph)
+        sources = self.index.near_sources(paragraph.bands, shared_bands_needed(key))
         if not sources:
             return None
-        return _near_origin(Comparable(_key_of(paragraph)), sources, self.params.near_threshold)
+        return _near_origin(Comparable(key), sources, self.params.near_threshold)
 
     def _resolve_held(self, teaser: Paragraph) -> None:
         """A teaser with no earlier original: the first later paragraph of the document

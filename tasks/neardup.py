@@ -38,6 +38,16 @@ MINHASH_SEED = 20_250_901
 # A Chinese, Japanese or Korean character counts twice: it carries about a word.
 NEAR_MIN_CHARS = 50
 _WIDE = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# The longer two unrelated texts in one language, the more 5-grams they share, and a shared
+# band key makes them candidates, each fetched with its text and compared. English (the
+# extraction benchmark's gold text cut into pieces, bench/long_paragraphs.py): Jaccard 0.05
+# on average at 1,000 characters, 0.19 at 35,000, 0.26 at 100,000; one unrelated pair in
+# 68,000 shares a band key at 500 characters, one in 13,000 at 3,000, one in 127 at 35,000,
+# one in 32 at 100,000. So a long key's candidates must hold more of its band keys: (from
+# this many characters, this many). Two keys: one unrelated pair in 8,300 at 50,000
+# characters; three: one in 113,000 at 100,000. Copies found at Jaccard 0.8: 0.996 of them
+# with two keys, 0.98 with three (a few words edited in a long text leave 0.99 and up).
+SHARED_BANDS_BY_LENGTH = ((50_000, 3), (3_000, 2))
 # A confirmed near-duplicate shares at least this share of its 5-grams (Jaccard) with the
 # original. On the development set, 1-3 word edits of paragraphs of 50+ characters score
 # 0.51 or more (99% above 0.6); different paragraphs sharing a long quote at most 0.43.
@@ -94,6 +104,11 @@ def band_keys(keys: Sequence[str]) -> list[array | None]:
     for i, keys_of_one in zip(long_enough, bands):
         result[i] = array("Q", keys_of_one.tobytes())
     return result
+
+
+def shared_bands_needed(key: str) -> int:
+    """How many of ``key``'s band keys an original must hold to be compared with it."""
+    return next((needed for chars, needed in SHARED_BANDS_BY_LENGTH if len(key) >= chars), 1)
 
 
 class Comparable:

@@ -5,16 +5,20 @@ on the labelled development set (tests/fixtures/neardup, written by bench/neardu
 from __future__ import annotations
 
 import json
+import random
+from array import array
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import storage.corpus
 from storage.corpus import Corpus
 from tasks.boilerplate import RuleSpec
-from tasks.dedup import DedupParams, content_key, is_teaser
-from tasks.neardup import Comparable, near_similarity
+from tasks.dedup import DedupParams, Original, content_key, is_teaser, mark_duplicates, sign_paragraphs
+from tasks.neardup import BANDS, Comparable, near_similarity
 from tasks.pipeline import clean_batch
+from tasks.records import BatchResult, Document, Paragraph
 
 from conftest import records_of
 from test_storage import dangling, load, write_docs
@@ -349,3 +353,43 @@ def test_low_vocabulary_text_compares_each_paragraph_with_a_bounded_number_of_or
         actual = {(doc, pos): tuple(rest) for doc, pos, *rest in corpus.con.execute(
             "SELECT doc_id, position, status, dup_kind, dup_of_doc, dup_of_position FROM paragraphs").fetchall()}
     assert actual == expected
+
+
+def _signed_document(doc_id: str, text: str) -> Document:
+    paragraphs = [Paragraph(0, text)]
+    sign_paragraphs(paragraphs)
+    return Document(doc_id, f"test://{doc_id}", doc_id, paragraphs)
+
+
+@pytest.mark.parametrize("path", ["sql", "memory"])
+@pytest.mark.parametrize("characters, shared_keys, found", [
+    (1_000, 1, True), (4_000, 1, False), (4_000, 2, True), (60_000, 2, False), (60_000, 3, True)])
+def test_a_long_paragraph_is_compared_only_with_originals_holding_enough_of_its_band_keys(
+        tmp_path, monkeypatch, path, characters, shared_keys, found):
+    """The longer two unrelated texts, the more band keys they share by chance: a paragraph
+    of 3,000 characters or more is compared only with originals holding two of its band
+    keys, from 50,000 three. Here a copy with one word changed holds just ``shared_keys`` of
+    its original's band keys (the others replaced): it is found only if that is enough, and
+    SQL fetches the original (its text) only then."""
+    rng = random.Random(characters)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9))) for _ in range(2_000)]
+    text = " ".join(rng.choice(words) for _ in range(characters // 6))[:characters].rsplit(" ", 1)[0]
+    original = _signed_document("a", text)
+    copy = _signed_document("b", "changed " + text.split(" ", 1)[1])
+    kept = original.paragraphs[0].bands[:shared_keys]
+    copy.paragraphs[0].bands = array("Q", [*kept, *(rng.getrandbits(64) for _ in range(BANDS - shared_keys))])
+    if path == "memory":
+        store: dict = {}
+        for document in (original, copy):
+            mark_duplicates(document.doc_id, document.paragraphs, store)
+        fate = copy.paragraphs[0].status, copy.paragraphs[0].dup_kind
+    else:
+        fetched = []
+        monkeypatch.setattr(storage.corpus, "Original", lambda *args: fetched.append(args) or Original(*args))
+        with Corpus(tmp_path / "c.duckdb") as corpus:
+            corpus.start_run("r", "r", [], {})
+            for document in (original, copy):
+                corpus.load_batch("r", BatchResult(documents=[document]))
+            fate = corpus.con.execute("SELECT status, dup_kind FROM paragraphs WHERE doc_id = 'b'").fetchone()
+        assert [doc_id for doc_id, *_ in fetched] == (["a"] if found else [])
+    assert fate == (("duplicate", "near") if found else ("kept", None))
