@@ -393,3 +393,33 @@ def test_a_long_paragraph_is_compared_only_with_originals_holding_enough_of_its_
             fate = corpus.con.execute("SELECT status, dup_kind FROM paragraphs WHERE doc_id = 'b'").fetchone()
         assert [doc_id for doc_id, *_ in fetched] == (["a"] if found else [])
     assert fate == (("duplicate", "near") if found else ("kept", None))
+
+
+def test_sql_dedup_agrees_with_in_memory_dedup_on_long_paragraphs(tmp_path):
+    """Long paragraphs drawn from shared pools of sentences, so that pairs hold one, two,
+    three or more of each other's band keys and some are near-duplicates: batched SQL
+    resolution (which fetches only originals holding enough keys) equals the in-memory pass."""
+    rng = random.Random(7)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9))) for _ in range(3_000)]
+
+    def sentences(count: int) -> list[str]:
+        return [" ".join(rng.choice(words) for _ in range(22)) + "." for _ in range(count)]
+
+    small_pool, large_pool = sentences(40), sentences(600)
+    texts = [" ".join(rng.sample(small_pool, 25)) for _ in range(60)]  # about 3,900 characters
+    texts += [" ".join(rng.sample(large_pool, 500)) for _ in range(12)]  # about 78,000
+    rng.shuffle(texts)
+    documents = [_signed_document(f"d{i:02}", text) for i, text in enumerate(texts)]
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("r", "r", [], {})
+        for i in range(0, len(documents), 7):
+            corpus.load_batch("r", BatchResult(documents=documents[i : i + 7]))
+        actual = {doc: tuple(rest) for doc, *rest in corpus.con.execute(
+            "SELECT doc_id, status, dup_kind, dup_of_doc, similarity FROM paragraphs").fetchall()}
+    store: dict = {}
+    for document in documents:
+        mark_duplicates(document.doc_id, document.paragraphs, store)
+    expected = {d.doc_id: (p.status, p.dup_kind, p.dup_of_doc, p.similarity) for d in documents for p in d.paragraphs}
+    assert actual == expected
+    near = Counter(len(d.paragraphs[0].text) > 50_000 for d in documents if expected[d.doc_id][1] == "near")
+    assert near[False] >= 5 and near[True] >= 1
