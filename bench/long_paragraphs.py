@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from math import comb
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,17 +42,12 @@ sys.path.insert(0, str(ROOT))
 import tasks.neardup  # noqa: E402
 from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus  # noqa: E402
 from tasks.dedup import content_key, sign_paragraphs  # noqa: E402
-from tasks.neardup import BANDS, ROWS, SHARED_BANDS_BY_LENGTH, Comparable  # noqa: E402
+from tasks.neardup import BANDS, ROWS, SHARED_BANDS_BY_LENGTH, Comparable, shingle_jaccard  # noqa: E402
 from tasks.records import BatchResult, Document, Paragraph  # noqa: E402
 
 GOLD = ROOT.parent / "shared" / "dev-data" / "article-extraction-benchmark" / "manifest.jsonl"
 LENGTHS = (500, 1_000, 3_000, 10_000, 35_000, 50_000, 100_000)
 EDIT_SHARES = (0.01, 0.05, 0.1, 0.2)
-
-
-def jaccard(a: Comparable, b: Comparable) -> float:
-    shared = np.intersect1d(a.shingles, b.shingles, assume_unique=True).size
-    return shared / (a.shingles.size + b.shingles.size - shared)
 
 
 def sharing_at_least(similarity: float, keys: int) -> float:
@@ -70,7 +64,7 @@ def print_chance(gold: Path, max_pieces: int = 30) -> None:
     for length in LENGTHS:
         pieces = [Comparable(content_key(pool[i * length : (i + 1) * length]))
                   for i in range(min(max_pieces, len(pool) // length))]
-        similarities = [jaccard(a, b) for a, b in itertools.combinations(pieces, 2)]
+        similarities = [shingle_jaccard(a, b) for a, b in itertools.combinations(pieces, 2)]
         rates = [statistics.fmean(sharing_at_least(j, keys) for j in similarities) for keys in (1, 2, 3)]
         print(f"{length:>10,} {len(similarities):>6} {statistics.fmean(similarities):>7.3f} {max(similarities):>6.3f}   "
               + "  ".join(f"1 in {1 / rate:>13,.0f}" for rate in rates))
@@ -95,7 +89,7 @@ def generate(count: int, characters: int, seed: int) -> Iterator[tuple[str, str,
             of, words = rng.choice(recent)
             share = EDIT_SHARES[(i // 5) % len(EDIT_SHARES)]
             copy = [rng.choice(vocabulary) if rng.random() < share else word for word in words]
-            similarity = jaccard(Comparable(content_key(" ".join(words))), Comparable(content_key(" ".join(copy))))
+            similarity = shingle_jaccard(Comparable(content_key(" ".join(words))), Comparable(content_key(" ".join(copy))))
             yield name, " ".join(copy), (of, share, similarity)
         else:
             words = _words(rng, vocabulary, characters)

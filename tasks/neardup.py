@@ -139,8 +139,11 @@ class Comparable:
 def near_similarity(a: Comparable, b: Comparable) -> float:
     """Jaccard similarity of the two keys' 5-gram sets; 0.0 if they state different numbers
     ("€26 million" and "€28 million" are different facts, however alike the sentences)."""
-    if a.numbers != b.numbers:
-        return 0.0
+    return 0.0 if a.numbers != b.numbers else shingle_jaccard(a, b)
+
+
+def shingle_jaccard(a: Comparable, b: Comparable) -> float:
+    """Jaccard similarity of the two keys' 5-gram sets, numbers or not."""
     mine, theirs = a.shingles, b.shingles
     where = np.searchsorted(theirs, mine)
     where[where == theirs.size] = 0
