@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS documents (
     source        VARCHAR NOT NULL,     -- URI of the file it came from, e.g. file:///data/inbox/a.warc.gz
     locator       VARCHAR,              -- where in that file: 'line 12', 'record 3', 'member a/b.html'
     format        VARCHAR NOT NULL,     -- container chain: 'txt', 'html', 'jsonl.gz', 'warc.gz', 'zip/html'
-    extractor     VARCHAR NOT NULL,     -- plain | trafilatura | beautifulsoup (HTML where trafilatura found nothing)
+    extractor     VARCHAR NOT NULL,     -- plain | trafilatura | trafilatura_full | page_text (tasks/records.py, Extractor)
     url           VARCHAR,              -- the page's URL (JSONL field, WARC-Target-URI, or canonical link)
     title         VARCHAR,              -- given or page title, else the first kept paragraph if a headline
     author        VARCHAR,

@@ -1,10 +1,17 @@
-"""HTML to text: trafilatura for the main content and metadata, BeautifulSoup where it
-finds nothing, and known boilerplate markup (social embeds, search forms, share bars,
-cookie and newsletter boxes) taken out before extraction and recorded as removals.
+"""HTML to text: trafilatura for the main content and metadata, checked against the page's
+own visible text; and the page's known boilerplate markup (social embeds, search forms,
+share bars, cookie and newsletter boxes) found, so that what of it survives extraction is
+recorded as removals.
 
-A removed element is replaced by a marker paragraph, so its removal keeps its place
-among the paragraphs when the extractor keeps the marker (it is in the main content);
-otherwise the removal is listed after the text.
+trafilatura's fast pass serves most pages. Where it keeps a small share of the page's visible
+text, its full pass (with readability and jusText as second opinions) runs; where that too
+keeps a small share of the page's main region (listings, collections, service pages, forums
+whose posts it takes for comments), the region's text is kept instead (tasks/page_text.py).
+
+The page is extracted as it is, untouched, so that docmill never gets less of it than bare
+trafilatura would (taking elements out first moves trafilatura's choice of the main block);
+the extracted paragraphs that come from a matched element are then labelled with its rule
+(tasks/pipeline.py), in place.
 """
 from __future__ import annotations
 
@@ -16,7 +23,6 @@ from functools import lru_cache
 import lxml.etree
 import lxml.html
 import trafilatura
-from bs4 import BeautifulSoup
 from htmldate import find_date
 from trafilatura.metadata import (
     examine_meta, extract_meta_json, extract_sitename, extract_title, extract_url,
@@ -25,17 +31,16 @@ from trafilatura.utils import load_html
 
 from tasks.boilerplate import MarkupMatcher, Rule
 from tasks.normalize import normalize_text
-from tasks.records import Metadata
+from tasks.page_text import page_text
+from tasks.records import Extractor, Metadata
 
-MARKER = "docmillremovedmarker"
-_MARKER_RE = re.compile(rf"{MARKER}(\d+)")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-# Not text a reader sees, or the page's frame rather than its content.
-_INVISIBLE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "head")
-_FRAME_TAGS = ("nav", "header", "footer", "form", "aside")
-_BLOCK_TAGS = ("p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr",
-               "td", "th", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "figure",
-               "figcaption")
+# The fast pass missed the content when it kept less than this share of the page's visible
+# text: the full pass's second opinions then earn their cost (most articles stay on the fast pass).
+FULL_PASS_BELOW_SHARE = 0.3
+# trafilatura missed the content when it kept less than this share of the page's main region:
+# on listings, collections and service pages it keeps one block of many; the region is kept instead.
+PAGE_TEXT_BELOW_SHARE = 0.3
 
 
 class NoContent(ValueError):
@@ -44,9 +49,9 @@ class NoContent(ValueError):
 
 @dataclass(slots=True)
 class Extraction:
-    text: str  # one block per line; removed markup stands as MARKER<n> lines
-    removed: list[tuple[str, str]] = field(default_factory=list)  # (rule, text) per marker number
-    extractor: str = "trafilatura"
+    text: str  # one block per line
+    markup: list[tuple[str, str]] = field(default_factory=list)  # (rule, text) of each boilerplate element found
+    extractor: Extractor = Extractor.TRAFILATURA
     meta: Metadata = field(default_factory=Metadata)
 
 
@@ -108,12 +113,7 @@ def _parse(payload: bytes | str) -> lxml.html.HtmlElement:
 
 
 def _element_text(element: lxml.html.HtmlElement) -> str:
-    """The element's text; for an element without text (an iframe), its tag and source."""
-    text = " ".join(normalize_text(" ".join(element.itertext())).split())
-    if text:
-        return text
-    source = element.get("src") or element.get("data-src") or element.get("class") or ""
-    return f"<{element.tag} {source}>".replace(" >", ">")
+    return " ".join(normalize_text(" ".join(element.itertext())).split())
 
 
 class _MarkupIndex:
@@ -188,26 +188,28 @@ def _matched_elements(tree: lxml.html.HtmlElement, rules: tuple[Rule, ...]) -> l
     return list(found.values())
 
 
-def _remove_markup(tree: lxml.html.HtmlElement, rules: Sequence[Rule]) -> list[tuple[str, str]]:
-    """Replace elements matched by the rules' markup with marker paragraphs."""
-    removed: list[tuple[str, str]] = []
+def _boilerplate_markup(tree: lxml.html.HtmlElement, rules: Sequence[Rule]) -> list[tuple[str, str]]:
+    """(rule, text) of the outermost elements matched by the rules' markup that have text,
+    up to the rule's size limit."""
+    found: list[tuple[str, str]] = []
     taken: set[int] = set()
     for element, rule in _matched_elements(tree, tuple(rules)):
-        parent = element.getparent()
-        if parent is None or any(id(ancestor) in taken for ancestor in element.iterancestors()):
-            continue  # inside an element already taken out
+        if any(id(ancestor) in taken for ancestor in element.iterancestors()):
+            continue  # inside an element already found
         text = _element_text(element)
-        if len(text) > rule.markup_max_chars:
-            continue
-        marker = lxml.html.Element("p")
-        marker.text, marker.tail = f"{MARKER}{len(removed)}", element.tail
-        parent.replace(element, marker)
-        taken.add(id(element))
-        removed.append((rule.name, text))
-    return removed
+        if text and len(text) <= rule.markup_max_chars:
+            taken.add(id(element))
+            found.append((rule.name, text))
+    return found
 
 
-def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Metadata:
+@dataclass(frozen=True, slots=True)
+class _PageMeta:
+    meta: Metadata
+    is_product: bool  # og:type or JSON-LD says one product: its description is short by nature
+
+
+def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
     """Title, author, date, canonical URL, site name and description, by trafilatura's own
     metadata functions, without what costs most for least: categories, tags and license
     (docmill does not keep them), the search for a byline in the page body (authors come
@@ -219,7 +221,7 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Metadata:
         pass
     page_url = found.url or extract_url(tree, url)
     author = found.author if found.author and " " in found.author else None
-    return Metadata(
+    meta = Metadata(
         url=url or page_url,
         title=found.title or extract_title(tree),
         author=author,
@@ -228,17 +230,8 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> Metadata:
         description=found.description,
         page_lang=tree.get("lang") or None,
     )
-
-
-def _visible_text(tree: lxml.html.HtmlElement) -> str:
-    """The page's visible text, one block per line, without scripts, navigation or forms."""
-    soup = BeautifulSoup(lxml.html.tostring(tree, encoding="unicode"), "lxml")
-    for tag in soup.find_all((*_INVISIBLE_TAGS, *_FRAME_TAGS)):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    return soup.get_text()
+    page_type = (found.pagetype or "").lower()
+    return _PageMeta(meta, "product" in page_type and "group" not in page_type)
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -246,37 +239,23 @@ def _iso_date(value: str | None) -> str | None:
     return match.group(0) if match else None
 
 
+def _trafilatura(tree: lxml.html.HtmlElement, url: str | None, fast: bool) -> str:
+    document = trafilatura.bare_extraction(tree, url=url, fast=fast, include_comments=False, include_tables=True)
+    return (document.text or "").strip() if document is not None else ""
+
+
 def extract_html(payload: bytes | str, url: str | None, rules: Sequence[Rule]) -> Extraction:
     """Main text and metadata of an HTML page. Raises NoContent if there is no text at all."""
     tree = _parse(payload)
-    meta = _page_metadata(tree, url)
-    markup_rules = [rule for rule in rules if rule.markup]
-    removed = _remove_markup(tree, markup_rules)
-    # fast: without trafilatura's readability/justext second opinions, which on the
-    # article-extraction benchmark cost a quarter of the time and lowered F1.
-    document = trafilatura.bare_extraction(tree, url=url, fast=True, include_comments=False, include_tables=True)
-    if document is not None and (document.text or "").strip():
-        return Extraction(document.text, removed, "trafilatura", meta)
-    fallback_tree = _parse(payload)
-    removed = _remove_markup(fallback_tree, markup_rules)
-    text = _visible_text(fallback_tree)
-    if not _MARKER_RE.sub("", text).strip():
-        raise NoContent("no text found in the page (trafilatura and BeautifulSoup both came back empty)")
-    return Extraction(text, removed, "beautifulsoup", meta)
-
-
-def split_markers(paragraphs: list[str]) -> tuple[list[str | int], list[int]]:
-    """Paragraph texts with marker paragraphs turned into their marker numbers, and the
-    markers that ended up inside a paragraph (stripped from it) or nowhere."""
-    result: list[str | int] = []
-    placed: set[int] = set()
-    for text in paragraphs:
-        match = _MARKER_RE.fullmatch(text)
-        if match:
-            result.append(int(match.group(1)))
-            placed.add(int(match.group(1)))
-            continue
-        stripped = " ".join(_MARKER_RE.sub(" ", text).split())
-        if stripped:
-            result.append(stripped)
-    return result, sorted(placed)
+    page_meta = _page_metadata(tree, url)
+    markup = _boilerplate_markup(tree, [rule for rule in rules if rule.markup])
+    page = page_text(tree)
+    text, extractor = _trafilatura(tree, url, fast=True), Extractor.TRAFILATURA
+    if len(text) < FULL_PASS_BELOW_SHARE * len(page.whole):
+        # the fast pass consumed its tree (trafilatura prunes it): the full pass gets a fresh one
+        text, extractor = _trafilatura(_parse(payload), url, fast=False), Extractor.TRAFILATURA_FULL
+    if not text or (len(text) < PAGE_TEXT_BELOW_SHARE * len(page.main) and not page_meta.is_product):
+        text, extractor = page.main, Extractor.PAGE_TEXT
+    if not text:
+        raise NoContent("no text found in the page (neither trafilatura nor the page's visible text has any)")
+    return Extraction(text, markup, extractor, page_meta.meta)

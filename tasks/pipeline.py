@@ -11,35 +11,43 @@ from collections.abc import Mapping, Sequence
 
 from tasks.boilerplate import Rule, RuleSpec, label_boilerplate, load_rules
 from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_paragraphs
-from tasks.html import NoContent, extract_html, split_markers
+from tasks.html import NoContent, extract_html
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
 from tasks.reading import UnreadableSource, content_hash, decode
-from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Metadata, Paragraph, RawRecord
+from tasks.records import KEPT, REMOVED, BatchResult, Document, Extractor, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
 _NOT_A_HEADLINE_END = re.compile(r"[.,;:…]$")
 
 
-def clean_paragraphs(text: str, rules: Sequence[Rule], removed_markup: Sequence[tuple[str, str]] = ()) -> list[Paragraph]:
+def clean_paragraphs(text: str, rules: Sequence[Rule], markup: Sequence[tuple[str, str]] = ()) -> list[Paragraph]:
     """Normalise and split text, and label each paragraph kept or removed by a rule.
 
-    ``removed_markup`` lists (rule, text) of HTML elements taken out before extraction; the
-    text refers to them by marker paragraphs, which become their removed paragraphs here.
+    ``markup`` lists (rule, text) of the page's boilerplate elements (tasks/html.py): a
+    paragraph that is part of one's text is removed by its rule.
     """
-    items: list[str | int] = list(split_paragraphs(normalize_text(text)))
-    if removed_markup:
-        items, placed = split_markers(items)
-        items += [number for number in range(len(removed_markup)) if number not in placed]
-    paragraphs = []
-    for position, item in enumerate(items):
-        if isinstance(item, int):
-            rule, removed_text = removed_markup[item]
-            paragraphs.append(Paragraph(position, removed_text, REMOVED, rule))
-        else:
-            paragraphs.append(Paragraph(position, item))
+    paragraphs = [Paragraph(position, item) for position, item in enumerate(split_paragraphs(normalize_text(text)))]
+    if markup:
+        _label_markup(paragraphs, markup)
     label_boilerplate(paragraphs, rules)
     return paragraphs
+
+
+def _squeezed(text: str) -> str:
+    # without whitespace: an extractor and itertext() space inline elements differently
+    return "".join(text.split()).casefold()
+
+
+def _label_markup(paragraphs: Sequence[Paragraph], markup: Sequence[tuple[str, str]]) -> None:
+    elements = [(rule, _squeezed(text)) for rule, text in markup]
+    for paragraph in paragraphs:
+        squeezed = _squeezed(paragraph.text)
+        if not any(char.isalnum() for char in squeezed):
+            continue
+        rule = next((rule for rule, element in elements if squeezed in element), None)
+        if rule is not None:
+            paragraph.status, paragraph.removed_by = REMOVED, rule
 
 
 def pick_title(paragraphs: Sequence[Paragraph]) -> str | None:
@@ -79,14 +87,14 @@ def clean_record(
     unless ``resolve`` is false: paragraphs are then only signed, for a caller that resolves
     them itself. Raises UnreadableSource or NoContent."""
     payload, hash_ = record.payload, _payload_hash(record)
-    meta, extractor, removed = record.meta, "plain", ()
+    meta, extractor, markup = record.meta, Extractor.PLAIN, ()
     if record.kind == "html":
         extraction = extract_html(payload, record.meta.url, rules)
-        text, removed, extractor = extraction.text, extraction.removed, extraction.extractor
+        text, markup, extractor = extraction.text, extraction.markup, extraction.extractor
         meta = _merge(record.meta, extraction.meta)
     else:
         text = payload if isinstance(payload, str) else decode(payload)
-    paragraphs = clean_paragraphs(text, rules, removed)
+    paragraphs = clean_paragraphs(text, rules, markup)
     sign_paragraphs(paragraphs)
     for paragraph in paragraphs:
         if paragraph.dup_of_position is not None:

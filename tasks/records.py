@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from operator import attrgetter
 
 KEPT = "kept"
@@ -16,6 +17,15 @@ DUPLICATE = "duplicate"
 EXACT, TEASER, NEAR = "exact", "teaser", "near"
 
 UNDETERMINED = "und"
+
+
+class Extractor(StrEnum):
+    """What turned a document's payload into text (documents.extractor)."""
+
+    PLAIN = "plain"  # text as it came
+    TRAFILATURA = "trafilatura"  # trafilatura's fast pass
+    TRAFILATURA_FULL = "trafilatura_full"  # its full pass: the fast one kept little of the page
+    PAGE_TEXT = "page_text"  # the page's visible main region: trafilatura kept little of it
 
 
 @dataclass(slots=True)
@@ -101,7 +111,7 @@ class Document:
     lang_prob: float | None = None
     locator: str | None = None
     format: str = "txt"
-    extractor: str = "plain"  # plain | trafilatura | beautifulsoup
+    extractor: Extractor = Extractor.PLAIN
     meta: Metadata = field(default_factory=Metadata)
     dup_of_doc: str | None = None  # the document it repeats, when all its kept paragraphs are duplicates
 
