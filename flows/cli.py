@@ -173,7 +173,8 @@ def _clean(args: argparse.Namespace) -> int:
     for failure in failures:
         _report(failure, failure.source, args.json)
     failed = bool(failures)
-    for plan in plan_batches(files, _read_options(args), {}, batch_size=100):
+    # One record a batch: a batch's read failures come before its record, so the output keeps input order.
+    for plan in plan_batches(files, _read_options(args), {}, batch_size=1):
         result = clean_batch(plan.records, {}, spec, first_seen)
         for failure in plan.failures + result.failures:
             _report(failure, paths.get(failure.source, failure.source), args.json)

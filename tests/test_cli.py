@@ -104,3 +104,21 @@ def test_clean_reads_warc_records(tmp_path):
         ("record 2", "https://port.example/one", "trafilatura"),
         ("record 4", "https://port.example/two", "trafilatura"),
     ]
+
+
+def test_clean_json_keeps_input_order_with_errors_in_place(tmp_path):
+    lines = [
+        {"text": "The first record is a short but complete paragraph about river levels in spring."},
+        "{not json",
+        {"text": "The third record talks about the harvest, which came early this year in the valley."},
+        {"no_text_here": 1},
+        {"text": "The fifth record closes the file with a note on the weather for the coming week."},
+    ]
+    (tmp_path / "a.jsonl").write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("A second file, cleaned after every record of the first.\n", encoding="utf-8")
+    result = docmill("clean", "--json", str(tmp_path / "a.jsonl"), str(tmp_path / "b.txt"), check=False)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [("error" if "error" in r else r["locator"] or Path(r["file"]).name) for r in records]
+    assert kinds == ["line 1", "error", "line 3", "error", "line 5", "b.txt"]
+    assert result.returncode == 1
