@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("terms", nargs="+", help="words to look for (case and accents do not matter)")
     _database_options(search)
     search.add_argument("--lang", action="append", default=[], metavar="CODE",
-                        help="only paragraphs in this language (ISO 639-1); may be repeated")
+                        help="only paragraphs in this language (ISO 639-1; zh: zh-cn and zh-tw); may be repeated")
     search.add_argument("--limit", type=int, default=20, help="hits to show (default: %(default)s)")
     search.add_argument("--all", action="store_true", help="only paragraphs with every word (default: any, best first)")
     search.add_argument("--documents", action="store_true", help="one hit per document: its best paragraph")
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     _database_options(export)
     export.add_argument("--format", choices=("parquet", "jsonl"), help="default: from OUT's name")
     export.add_argument("--lang", action="append", default=[], metavar="CODE",
-                        help="only documents in this language; may be repeated")
+                        help="only documents in this language (zh: zh-cn and zh-tw); may be repeated")
     export.add_argument("--where", metavar="SQL",
                         help="only documents meeting this SQL condition on clean_documents' columns")
 

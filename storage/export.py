@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from storage.query import DEFAULT_WAIT, QueryError, connect
+from storage.query import DEFAULT_WAIT, QueryError, connect, lang_filter
 
 # A name ending in .gz (out.jsonl.gz) is compressed by DuckDB.
 FORMATS = {"parquet": "FORMAT parquet, COMPRESSION zstd", "jsonl": "FORMAT json"}
@@ -32,7 +32,7 @@ def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs:
         try:
             return con.execute(
                 f"""
-                COPY (SELECT * FROM clean_documents WHERE (len($langs) = 0 OR list_contains($langs, lang)){condition})
+                COPY (SELECT * FROM clean_documents WHERE {lang_filter('lang')}{condition})
                 TO '{target}' ({FORMATS[output_format]})
                 """,
                 {"langs": list(langs)},

@@ -55,6 +55,16 @@ def connect(db: str | Path, *, read_only: bool = True, wait: float = DEFAULT_WAI
     return con
 
 
+def lang_filter(column: str) -> str:
+    """SQL that holds when ``column``'s language is one of the list parameter ``$langs``, or
+    ``$langs`` is empty. A primary subtag matches its regional codes: stored Chinese is
+    ``zh-cn`` or ``zh-tw`` (langdetect's), which ``zh`` should find; ``zh-tw`` finds only itself.
+    Codes compare case-insensitively, as language tags do."""
+    codes = "list_transform($langs, lambda code: lower(code))"
+    return (f"(len($langs) = 0 OR list_contains({codes}, lower({column}))"
+            f" OR list_contains({codes}, split_part(lower({column}), '-', 1)))")
+
+
 def _open(db: str | Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     def opener() -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(db), read_only=read_only, config={"autoinstall_known_extensions": False})

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from storage.query import DEFAULT_WAIT, QueryError, connect, fts_extension_path, truncate
+from storage.query import DEFAULT_WAIT, QueryError, connect, fts_extension_path, lang_filter, truncate
 
 INDEX_SCHEMA = "fts_main_search_paragraphs"
 _BUILT_AT = "search_index_built_at"  # docmill_meta key
@@ -135,7 +135,7 @@ def search(db: str | Path, query: str, *, langs: Sequence[str] = (), limit: int 
             FROM (SELECT *, {INDEX_SCHEMA}.match_bm25(id, $query, conjunctive := $every_word::INTEGER) AS score
                   FROM search_paragraphs) s
                  JOIN documents d USING (doc_id)
-            WHERE s.score IS NOT NULL AND (len($langs) = 0 OR list_contains($langs, s.lang))
+            WHERE s.score IS NOT NULL AND {lang_filter('s.lang')}
             QUALIFY NOT $per_document OR row_number() OVER (PARTITION BY s.doc_id ORDER BY s.score DESC) = 1
             ORDER BY s.score DESC, d.seq, s.position
             LIMIT $limit

@@ -205,6 +205,31 @@ def test_search_respects_lang_every_word_and_per_document(samples_db):
     assert "no matches" in docmill("search", "--db", str(samples_db), "zzyzx").stdout
 
 
+def test_lang_zh_finds_simplified_and_traditional_chinese(tmp_path):
+    """Chinese is stored as langdetect's zh-cn and zh-tw: --lang zh finds both in search and
+    export, --lang zh-tw (in any case) only traditional, and a bare prefix is no match (z)."""
+    db = tmp_path / "c.duckdb"
+    write_docs(tmp_path / "zh", {
+        "cn.txt": ["北京是中华人民共和国的首都，也是全国的政治、文化和国际交往中心。联合国教科文组织（UNESCO）把长城列入了世界遗产名录。"],
+        "tw.txt": ["臺灣位於東亞，是一個島嶼，首都是臺北市。這裡的夜市和美食非常有名，聯合國教科文組織（UNESCO）的報告也提到了這裡的傳統文化。"],
+        "fr.txt": ["L'UNESCO a inscrit la Grande Muraille de Chine au patrimoine mondial de l'humanité en 1987."]})
+    ingest(db, tmp_path / "zh")
+    assert rows(db, "SELECT lang FROM documents ORDER BY lang") == [("fr",), ("zh-cn",), ("zh-tw",)]
+
+    def langs_found(*codes: str) -> list[str]:
+        found = sorted(hit["lang"] for hit in search(db, "UNESCO", *(f"--lang={code}" for code in codes)))
+        out = tmp_path / "out.jsonl"
+        docmill("export", "--db", str(db), *(f"--lang={code}" for code in codes), str(out))
+        assert sorted(json.loads(line)["lang"] for line in out.read_text().splitlines()) == found
+        return found
+
+    assert langs_found() == ["fr", "zh-cn", "zh-tw"]
+    assert langs_found("zh") == ["zh-cn", "zh-tw"]
+    assert langs_found("zh-tw") == langs_found("ZH-TW") == ["zh-tw"]
+    assert langs_found("zh-cn", "fr") == ["fr", "zh-cn"]
+    assert langs_found("z") == langs_found("cn") == []
+
+
 def test_search_works_on_a_read_only_connection(samples_db):
     """Another process holds the file read-only, which shuts out every writer: search still answers."""
     with duckdb.connect(str(samples_db), read_only=True):
