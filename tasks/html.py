@@ -37,7 +37,7 @@ from tasks.records import Extractor, Metadata
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # The fast pass missed the content when it kept less than this share of the page's visible
 # text: the full pass's second opinions then earn their cost (most articles stay on the fast pass).
-FULL_PASS_BELOW_SHARE = 0.3
+FULL_PASS_BELOW_SHARE = 0.2
 # trafilatura missed the content when it kept less than this share of the page's main region:
 # on listings, collections and service pages it keeps one block of many; the region is kept instead.
 PAGE_TEXT_BELOW_SHARE = 0.3
@@ -203,10 +203,21 @@ def _boilerplate_markup(tree: lxml.html.HtmlElement, rules: Sequence[Rule]) -> l
     return found
 
 
+# og:type and JSON-LD @type values (lower-cased) of pages whose content trafilatura is made for:
+# one article, or one product whose description is short by nature. Their surroundings are
+# long (related stories, recommendations), so a short extraction is not a missed one.
+_ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+                            "opinionnewsarticle", "og:article"})
+
+
+def _trusts_trafilatura(page_type: str) -> bool:
+    return page_type in _ARTICLE_TYPES or ("product" in page_type and "group" not in page_type)
+
+
 @dataclass(frozen=True, slots=True)
 class _PageMeta:
     meta: Metadata
-    is_product: bool  # og:type or JSON-LD says one product: its description is short by nature
+    trusts_trafilatura: bool  # the page says it is one article or one product (_ARTICLE_TYPES)
 
 
 def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
@@ -230,8 +241,7 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
         description=found.description,
         page_lang=tree.get("lang") or None,
     )
-    page_type = (found.pagetype or "").lower()
-    return _PageMeta(meta, "product" in page_type and "group" not in page_type)
+    return _PageMeta(meta, _trusts_trafilatura((found.pagetype or "").strip().lower()))
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -254,7 +264,7 @@ def extract_html(payload: bytes | str, url: str | None, rules: Sequence[Rule]) -
     if len(text) < FULL_PASS_BELOW_SHARE * len(page.whole):
         # the fast pass consumed its tree (trafilatura prunes it): the full pass gets a fresh one
         text, extractor = _trafilatura(_parse(payload), url, fast=False), Extractor.TRAFILATURA_FULL
-    if not text or (len(text) < PAGE_TEXT_BELOW_SHARE * len(page.main) and not page_meta.is_product):
+    if not text or (len(text) < PAGE_TEXT_BELOW_SHARE * len(page.main) and not page_meta.trusts_trafilatura):
         text, extractor = page.main, Extractor.PAGE_TEXT
     if not text:
         raise NoContent("no text found in the page (neither trafilatura nor the page's visible text has any)")
