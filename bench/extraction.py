@@ -88,10 +88,11 @@ def write_warc(pages: list[dict], path: Path, repeat: int) -> None:
         for copy in range(repeat):
             for page in pages:
                 url = page["url"] if copy == 0 else f"{page['url']}#copy{copy}"
-                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-                record = writer.create_warc_record(
-                    url, "response", payload=io.BytesIO(page["html_text"].encode("utf-8")), http_headers=headers
-                )
+                # raw bytes (wcxb-dev) carry their own charset declaration, if any
+                content_type = "text/html" if "html_bytes" in page else "text/html; charset=utf-8"
+                headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+                payload = page["html_bytes"] if "html_bytes" in page else page["html_text"].encode("utf-8")
+                record = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=headers)
                 writer.write_record(record)
 
 
