@@ -180,6 +180,9 @@ def _clean(args: argparse.Namespace) -> int:
             failed = True
         for doc in result.documents:
             _print_document(doc, paths.get(doc.source, doc.source), args, names)
+            if doc.invalid_bytes:
+                print(f"docmill: {paths.get(doc.source, doc.source)}: [decode] warning: {doc.invalid_bytes} "
+                      "invalid UTF-8 bytes replaced by U+FFFD", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -36,7 +36,7 @@ from tasks.dedup import (
 from tasks.neardup import shared_bands_needed
 from tasks.records import DUPLICATE, KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
@@ -113,6 +113,7 @@ _ADDED_COLUMNS = (
     (2, "documents", "dup_of_doc", "VARCHAR"), (2, "paragraphs", "similarity", "DOUBLE"),
     (2, "paragraphs", "pid", "BIGINT"), (2, "paragraphs", "prefix_fingerprint", "UBIGINT"),
     (3, "paragraphs", "long_prefix_fingerprint", "UBIGINT"),
+    (5, "documents", "invalid_bytes", "INTEGER"),
 )
 
 
@@ -124,7 +125,7 @@ _DOCUMENT_SCHEMA = pa.schema(
     [(name, pa.string()) for name in ("doc_id", "source", "locator", "format", "extractor", "url", "title",
                                          "author", "published", "site_name", "description", "page_lang",
                                          "fetched_at", "lang")]
-    + [("lang_prob", pa.float64()), ("content_hash", pa.string())]
+    + [("lang_prob", pa.float64()), ("content_hash", pa.string()), ("invalid_bytes", pa.int32())]
 )
 _SOURCE_SCHEMA = pa.schema(
     [("source", pa.string()), ("content_hash", pa.string()), ("size", pa.int64()), ("format", pa.string()),
@@ -164,7 +165,7 @@ def _documents_table(documents: Sequence[Document]) -> pa.Table:
         row = (
             doc.doc_id, doc.source, doc.locator, doc.format, doc.extractor, meta.url, doc.title,
             meta.author, meta.published, meta.site_name, meta.description, meta.page_lang, meta.fetched_at,
-            doc.lang, doc.lang_prob, doc.content_hash,
+            doc.lang, doc.lang_prob, doc.content_hash, doc.invalid_bytes,
         )
         for name, value in zip(_DOCUMENT_SCHEMA.names, row):
             columns[name].append(value)
@@ -842,7 +843,8 @@ class Corpus:
                 url = s.url, title = s.title, author = s.author, published = TRY_CAST(s.published AS DATE),
                 site_name = s.site_name, description = s.description, page_lang = s.page_lang,
                 fetched_at = TRY_CAST(s.fetched_at AS TIMESTAMPTZ), lang = s.lang, lang_prob = s.lang_prob,
-                content_hash = s.content_hash, run_id = $run_id, seen_run_id = $run_id, updated_at = now()
+                content_hash = s.content_hash, invalid_bytes = s.invalid_bytes, run_id = $run_id, seen_run_id = $run_id,
+                updated_at = now()
             FROM staged_documents s WHERE documents.doc_id = s.doc_id
             """,
             {"run_id": run_id},
@@ -861,7 +863,8 @@ class Corpus:
                 SELECT s.doc_id, o.seq, s.source, s.locator, s.format, s.extractor, s.url,
                        s.title, s.author, TRY_CAST(s.published AS DATE) AS published, s.site_name, s.description,
                        s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at, s.lang, s.lang_prob,
-                       o.text, s.content_hash, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate, o.dup_of_doc,
+                       o.text, s.content_hash, s.invalid_bytes, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate,
+                       o.dup_of_doc,
                        $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at, now() AS updated_at
                 FROM staged_documents s JOIN staged_outcomes o USING (doc_id) ANTI JOIN documents d USING (doc_id)
                 """,

@@ -14,7 +14,7 @@ from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_para
 from tasks.html import NoContent, extract_html, split_markers
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
-from tasks.reading import UnreadableSource, content_hash, decode
+from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counted
 from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
@@ -79,13 +79,14 @@ def clean_record(
     unless ``resolve`` is false: paragraphs are then only signed, for a caller that resolves
     them itself. Raises UnreadableSource or NoContent."""
     payload, hash_ = record.payload, _payload_hash(record)
-    meta, extractor, removed = record.meta, "plain", ()
+    meta, extractor, removed, invalid_bytes = record.meta, "plain", (), 0
     if record.kind == "html":
         extraction = extract_html(payload, record.meta.url, rules)
         text, removed, extractor = extraction.text, extraction.removed, extraction.extractor
         meta = _merge(record.meta, extraction.meta)
     else:
-        text = payload if isinstance(payload, str) else decode(payload)
+        decoded = Decoded(payload) if isinstance(payload, str) else decode_counted(payload)
+        text, invalid_bytes = decoded.text, decoded.invalid_bytes
     paragraphs = clean_paragraphs(text, rules, removed)
     sign_paragraphs(paragraphs)
     for paragraph in paragraphs:
@@ -93,7 +94,7 @@ def clean_record(
             paragraph.dup_of_doc = record.doc_id
     document = Document(
         record.doc_id, record.source, hash_, paragraphs, title=meta.title or pick_title(paragraphs),
-        locator=record.locator, format=record.format, extractor=extractor, meta=meta,
+        locator=record.locator, format=record.format, extractor=extractor, meta=meta, invalid_bytes=invalid_bytes,
     )
     _detect(document)
     if resolve:

@@ -6,13 +6,19 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from storage.corpus import Corpus
+from tasks.pipeline import clean_batch
+from tasks.reading import Decoded, UnreadableSource, decode, decode_counted
 from tasks.records import Failure, RawRecord
 from tasks.sources import discover, iter_records
 
+from conftest import records_of
 from test_cli import docmill
+from test_storage import load
 
 ARTICLE = b"<p>The harbour reopened on Monday after three weeks of repairs to the main quay and its cranes.</p>"
 
@@ -72,3 +78,39 @@ def test_a_truncated_warc_reports_its_last_record_truncated(tmp_path):
         [failure] = [item for item in items if isinstance(item, Failure)]
         assert (failure.stage, failure.error_type) == ("read", "Truncated"), failure
         assert failure.message.startswith("record 2: truncated: the file ends ")
+
+
+# --- 3 and 9. decoding -------------------------------------------------------------------
+
+FRENCH = "Le président a déjeuné à l'Élysée avec les élèves de l'école, où ils ont parlé d'été.\n"
+
+
+def test_a_stray_invalid_byte_leaves_a_utf8_file_utf8_with_the_byte_counted():
+    data = (FRENCH * 20).encode("utf-8")
+    cut = data.index(b"avec")
+    decoded = decode_counted(data[:cut] + b"\xff" + data[cut:])
+    assert decoded.text == (FRENCH * 20).replace("avec", "\ufffdavec", 1)
+    assert decoded.invalid_bytes == 1
+    assert decode_counted((FRENCH * 20).encode("cp1252")) == Decoded(FRENCH * 20, 0)  # legacy files stay legacy
+
+
+def test_utf16_without_a_byte_order_mark_is_text_and_nul_runs_still_binary():
+    for encoding in ("utf-16-le", "utf-16-be"):
+        assert decode_counted((FRENCH * 3).encode(encoding)).text == FRENCH * 3
+        assert decode("Привет, мир. Как дела?".encode(encoding)) == "Привет, мир. Как дела?"
+    with pytest.raises(UnreadableSource, match="binary"):
+        decode(b"\x00\xff" * 100)
+
+
+def test_invalid_bytes_are_stored_with_the_document_and_clean_warns(tmp_path):
+    data = (FRENCH * 5).encode("utf-8")
+    path = tmp_path / "stray.txt"
+    path.write_bytes(data[:40] + b"\xe9\xff" + data[40:])
+    [document] = clean_batch(records_of(path), {}).documents
+    assert document.invalid_bytes == 2 and "président" in document.text and "Ã" not in document.text
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [path], "run")
+        assert corpus.con.execute("SELECT invalid_bytes, contains(text, 'élèves') FROM documents").fetchall() == [
+            (2, True)]
+    result = docmill("clean", str(path))
+    assert "[decode] warning: 2 invalid UTF-8 bytes replaced" in result.stderr
