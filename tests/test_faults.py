@@ -11,6 +11,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from storage.corpus import Corpus
+from tasks.boilerplate import load_rules
+from tasks.html import extract_html
 from tasks.pipeline import clean_batch
 from tasks.reading import Decoded, UnreadableSource, decode, decode_counted
 from tasks.records import Failure, RawRecord
@@ -114,3 +116,10 @@ def test_invalid_bytes_are_stored_with_the_document_and_clean_warns(tmp_path):
             (2, True)]
     result = docmill("clean", str(path))
     assert "[decode] warning: 2 invalid UTF-8 bytes replaced" in result.stderr
+
+
+def test_text_nested_a_thousand_elements_deep_is_extracted():
+    depth = 1000
+    page = b"<html><body>" + b"<div>" * depth + ARTICLE + b"</div>" * depth + b"</body></html>"
+    extraction = extract_html(page, None, load_rules())
+    assert extraction.text.startswith("The harbour reopened on Monday")
