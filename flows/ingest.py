@@ -379,7 +379,9 @@ def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
         return load_batch(label, corpus, run_id, quote(batch))
     except Exception as error:
         failed = _failures(batch.documents, "load", error)
-        kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources)
+        # Its files are recorded, those whose documents failed as incomplete (Corpus.load_batch).
+        kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources,
+                           sources_done=batch.sources_done)
         return load_batch(label, corpus, run_id, quote(kept))
 
 

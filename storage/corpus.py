@@ -18,7 +18,7 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import duckdb
@@ -571,6 +571,16 @@ class _Resolution:
         return self._load(doc_ids)
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back what is open. A COMMIT that failed (disk full, out of memory) has already
+    rolled back: ROLLBACK then raises "no transaction is active", which would hide the
+    real cause being raised."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """A load allocates many small objects (Arrow columns' values, dedup's index) and frees
@@ -609,6 +619,7 @@ class Corpus:
     def __init__(self, path: str | Path, dedup: DedupParams = DedupParams()):
         self.path = str(path)
         self.dedup = dedup
+        self._unloaded_sources: dict[str, set[str]] = {}  # by run: files some of whose documents failed to load
         self.con = duckdb.connect(self.path, config={
             "memory_limit": WRITER_MEMORY_LIMIT,
             # The cleaning processes hold the cores; a second DuckDB thread only competes.
@@ -780,6 +791,10 @@ class Corpus:
         Documents of a completely re-read source that the source no longer holds are deleted
         here too, with the batch that finished reading it."""
         documents = _last_of_each(batch.documents)
+        # A file whose documents failed to load in this run is not complete, whichever batch
+        # carries its SourceDone: else the next run would skip it unread, its documents missing.
+        unloaded = self._unloaded_sources.get(run_id, set())
+        done = [replace(d, complete=False) if d.complete and d.source in unloaded else d for d in batch.sources_done]
         counts = LoadCounts(
             documents_unchanged=len(batch.unchanged) + self._documents_in(batch.unchanged_sources),
             documents_failed=len(batch.failures), records_skipped=batch.skipped,
@@ -787,7 +802,7 @@ class Corpus:
         staged = {
             "staged_documents": _documents_table(documents),
             "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
-            "staged_sources": _sources_table(batch.sources_done),
+            "staged_sources": _sources_table(done),
         }
         with _registered(self.con, staged), _cyclic_gc_paused():
             try:
@@ -803,7 +818,8 @@ class Corpus:
                 self.record_failures(run_id, batch.failures)
                 self.con.execute("COMMIT")
             except BaseException:
-                self.con.execute("ROLLBACK")
+                self._unloaded_sources.setdefault(run_id, set()).update(doc.source for doc in documents)
+                _rollback(self.con)
                 raise
         try:
             self._checkpoint()

@@ -18,6 +18,14 @@ from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counte
 from tasks.records import KEPT, REMOVED, BatchResult, Document, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
+# Bounds on what reaches the database, whatever the input: a load holds its documents'
+# text several times over (records, Arrow, DuckDB), and the search index its paragraphs.
+MAX_DOCUMENT_CHARS = 10_000_000
+MAX_PARAGRAPH_CHARS = 1_000_000
+
+
+class TooLarge(Exception):
+    """A document, or a paragraph of it, longer than the caps above."""
 _NOT_A_HEADLINE_END = re.compile(r"[.,;:…]$")
 
 
@@ -87,7 +95,13 @@ def clean_record(
     else:
         decoded = Decoded(payload) if isinstance(payload, str) else decode_counted(payload)
         text, invalid_bytes = decoded.text, decoded.invalid_bytes
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise TooLarge(f"{len(text):,} characters of text, over the {MAX_DOCUMENT_CHARS:,} a document may hold")
     paragraphs = clean_paragraphs(text, rules, removed)
+    longest = max(paragraphs, key=lambda p: len(p.text), default=None)
+    if longest is not None and len(longest.text) > MAX_PARAGRAPH_CHARS:
+        raise TooLarge(f"paragraph {longest.position} has {len(longest.text):,} characters, over the "
+                       f"{MAX_PARAGRAPH_CHARS:,} a paragraph may hold")
     sign_paragraphs(paragraphs)
     for paragraph in paragraphs:
         if paragraph.dup_of_position is not None:
@@ -132,6 +146,8 @@ def clean_batch(
             result.failures.append(_failure(record, error.stage, "UnreadableSource", str(error)))
         except NoContent as error:
             result.failures.append(_failure(record, "extract", "NoContent", str(error)))
+        except TooLarge as error:
+            result.failures.append(_failure(record, "clean", "TooLarge", str(error)))
         except Exception as error:  # one bad document must not sink its batch
             result.failures.append(_failure(record, "clean", type(error).__name__, str(error)))
     return result

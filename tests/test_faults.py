@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import resource
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
@@ -13,14 +20,14 @@ from warcio.warcwriter import WARCWriter
 from storage.corpus import Corpus
 from tasks.boilerplate import load_rules
 from tasks.html import extract_html
-from tasks.pipeline import clean_batch
+from tasks.pipeline import MAX_DOCUMENT_CHARS, MAX_PARAGRAPH_CHARS, clean_batch
 from tasks.reading import Decoded, UnreadableSource, decode, decode_counted
 from tasks.records import Failure, RawRecord
-from tasks.sources import discover, iter_records
+from tasks.sources import ReadOptions, discover, iter_records, plan_batches
 
-from conftest import records_of
-from test_cli import docmill
-from test_storage import load
+from conftest import ROOT, SAMPLES, records_of
+from test_cli import DOCMILL, docmill
+from test_storage import load, write_docs
 
 ARTICLE = b"<p>The harbour reopened on Monday after three weeks of repairs to the main quay and its cranes.</p>"
 
@@ -123,3 +130,68 @@ def test_text_nested_a_thousand_elements_deep_is_extracted():
     page = b"<html><body>" + b"<div>" * depth + ARTICLE + b"</div>" * depth + b"</body></html>"
     extraction = extract_html(page, None, load_rules())
     assert extraction.text.startswith("The harbour reopened on Monday")
+
+
+# --- 2. loads that fail, and inputs too large to load ---------------------------------------
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """A full disk, as far as this process's writes go: no file may grow past ``limit``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG), no kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def _limit_file_size_in_child() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_a_load_that_fails_at_commit_raises_its_cause_and_leaves_its_file_incomplete(tmp_path):
+    inbox = tmp_path / "inbox"
+    write_docs(inbox, {"a_big.txt": [f"{i} {FRENCH * 20}" for i in range(200)], "b_small.txt": [FRENCH]})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [SAMPLES], "first")
+        corpus.con.execute("CHECKPOINT")
+        files, _ = discover([str(inbox)])
+        corpus.start_run("second", "second", [str(inbox)], {})
+        # One record per batch: the big file's SourceDone travels in the batch after its document.
+        plans = list(plan_batches(files, ReadOptions(), {}, batch_size=1))
+        assert [len(plan.records) for plan in plans][:2] == [1, 1] and not plans[0].sources_done
+        with pytest.raises(duckdb.Error) as error, file_size_limit(64 * 1024):
+            corpus.load_batch("second", plans[0].attach(clean_batch(plans[0].records, {}, resolve=False)))
+        assert "File too large" in str(error.value) and "no transaction is active" not in str(error.value)
+        for plan in plans[1:]:
+            corpus.load_batch("second", plan.attach(clean_batch(plan.records, {}, resolve=False)))
+        assert corpus.con.execute(
+            "SELECT regexp_extract(source, '[^/]+$'), complete FROM sources WHERE run_id = 'second' ORDER BY 1"
+        ).fetchall() == [("a_big.txt", False), ("b_small.txt", True)]
+        again = load(corpus, [inbox], "third")  # the next run reads the big file again
+        assert (again.documents_new, again.documents_unchanged) == (1, 1)
+
+
+def test_a_document_or_paragraph_over_the_caps_fails_before_the_database(tmp_path):
+    write_docs(tmp_path, {"paragraph.txt": ["word " * (MAX_PARAGRAPH_CHARS // 5 + 10)],
+                          "document.txt": ["word " * (MAX_PARAGRAPH_CHARS // 10)] * (MAX_DOCUMENT_CHARS // MAX_PARAGRAPH_CHARS * 2 + 2),
+                          "fine.txt": [FRENCH]})
+    result = clean_batch(records_of(tmp_path), {})
+    assert [Path(doc.source).name for doc in result.documents] == ["fine.txt"]
+    failures = {Path(f.source).name: (f.stage, f.error_type, f.message) for f in result.failures}
+    assert failures["paragraph.txt"] == ("clean", "TooLarge", f"paragraph 0 has 1,000,049 characters, over the "
+                                                              f"{MAX_PARAGRAPH_CHARS:,} a paragraph may hold")
+    assert failures["document.txt"][:2] == ("clean", "TooLarge") and "a document may hold" in failures["document.txt"][2]
+
+
+def test_docmill_reindex_that_cannot_write_is_an_error_not_a_traceback(tmp_path):
+    db = tmp_path / "c.duckdb"
+    with Corpus(db) as corpus:
+        load(corpus, [SAMPLES], "run")
+    result = subprocess.run([*DOCMILL, "reindex", "--db", str(db)], cwd=ROOT, capture_output=True, text=True,
+                            preexec_fn=_limit_file_size_in_child, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("docmill: search index not rebuilt: ") and "File too large" in result.stderr
