@@ -250,12 +250,27 @@ def _zip(stream: IO[bytes], source: str, locator: str | None, prefix: str, optio
                 yield from _records(inner, fmt, member.filename, source, where, prefix, options)
 
 
+def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The stream's lines, or None for a line longer than ``limit`` bytes, which is skipped
+    unread: a single line (a 2 GiB one in a small .jsonl.gz) must not be read whole."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := stream.readline(_CHUNK)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
 def _jsonl(stream: IO[bytes], source: str, locator: str | None, chain: str, options: ReadOptions) -> Iterator[Item]:
     prefix = f"{locator} " if locator else ""
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(_lines(stream, options.max_record_bytes), start=1):
+        where = f"{prefix}line {number}"
+        if line is None:
+            yield Failure(source, "parse", "TooLarge", f"{where}: longer than {options.max_record_bytes} bytes: skipped")
+            continue
         if not line.strip():
             continue
-        where = f"{prefix}line {number}"
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:

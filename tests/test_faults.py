@@ -2,11 +2,13 @@
 the corpus or the machine."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import resource
 import signal
 import subprocess
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -195,3 +197,24 @@ def test_docmill_reindex_that_cannot_write_is_an_error_not_a_traceback(tmp_path)
                             preexec_fn=_limit_file_size_in_child, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("docmill: search index not rebuilt: ") and "File too large" in result.stderr
+
+
+# --- 7. a JSON Lines line too long to read -------------------------------------------------
+
+def test_an_overlong_json_line_is_skipped_while_streaming_and_the_next_lines_read(tmp_path):
+    path = tmp_path / "feed.jsonl.gz"
+    good = json.dumps({"id": "a", "text": FRENCH}).encode()
+    with gzip.open(path, "wb") as out:  # 40 MB of one line, some 40 KB compressed
+        out.write(good + b"\n" + b'{"text": "' + b"a" * 40_000_000 + b'"}\n' + good.replace(b'"a"', b'"b"') + b"\n")
+    [file], _ = discover([str(path)])
+    tracemalloc.start()
+    try:
+        items = list(iter_records(file, ReadOptions(max_record_bytes=1_000_000)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [item.locator for item in items if isinstance(item, RawRecord)] == ["line 1", "line 3"]
+    [failure] = [item for item in items if isinstance(item, Failure)]
+    assert (failure.stage, failure.error_type) == ("parse", "TooLarge")
+    assert failure.message == "line 2: longer than 1000000 bytes: skipped"
+    assert peak < 8_000_000  # the line is never held whole
