@@ -218,3 +218,35 @@ def test_an_overlong_json_line_is_skipped_while_streaming_and_the_next_lines_rea
     assert (failure.stage, failure.error_type) == ("parse", "TooLarge")
     assert failure.message == "line 2: longer than 1000000 bytes: skipped"
     assert peak < 8_000_000  # the line is never held whole
+
+
+# --- 4. docmill query reads the corpus and nothing else --------------------------------------
+
+def test_docmill_query_cannot_touch_files_settings_or_other_databases(tmp_path):
+    db, other = tmp_path / "c.duckdb", tmp_path / "other.duckdb"
+    for path in (db, other):
+        with Corpus(path) as corpus:
+            load(corpus, [SAMPLES], "run")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours", encoding="utf-8")
+    refused = {
+        f"SELECT content FROM read_text('{secret}')": "disabled by configuration",
+        f"SELECT * FROM glob('{tmp_path}/*')": "disabled by configuration",
+        f"COPY (SELECT * FROM documents) TO '{tmp_path / 'out.csv'}'": "disabled by configuration",
+        f"EXPORT DATABASE '{tmp_path / 'dump'}'": "disabled by configuration",
+        f"ATTACH '{other}' AS other": "disabled by configuration",
+        "SET enable_external_access = true": "configuration has been locked",
+        "SET memory_limit = '10GB'": "configuration has been locked",
+        "SELECT 1; SELECT 2": "one SQL statement per query, not 2",
+        f"ATTACH '{other}' AS other; DELETE FROM other.documents": "one SQL statement per query, not 2",
+    }
+    for sql, message in refused.items():
+        result = docmill("query", "--db", str(db), sql, check=False)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (sql, result.stderr)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c.duckdb", "other.duckdb", "secret.txt"]
+    with duckdb.connect(str(other), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone() == (2,)
+    # What a query is for still works.
+    result = docmill("query", "--db", str(db), "--format", "csv",
+                     "SELECT count(*) AS n FROM documents WHERE lang = 'fr'")
+    assert result.stdout.splitlines() == ["n", "2"]
