@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import re2
+
 from tasks.dedup import dedup_key, dedup_keys
 from tasks.records import KEPT, REMOVED, Paragraph
 
@@ -139,7 +141,7 @@ DETECTORS: dict[str, Callable[[Sequence[str], Sequence[bool], Rule], Verdicts]] 
 
 # --- loading ----------------------------------------------------------------------------------
 
-def _compile_rule(entry: dict, origin: str) -> Rule:
+def _compile_rule(entry: dict, origin: str, user: bool = False) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise RuleError(f"{origin}: a [[rule]] has no name")
@@ -156,7 +158,8 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
     if context is None and not any(shapes.values()) and not markup:
         raise RuleError(f"{rule_at}: give 'patterns' (or 'head'/'tail'), 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
-    compiled = {key: tuple(_compile_pattern(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
+    compile_ = _compile_user_pattern if user else _compile_pattern
+    compiled = {key: tuple(compile_(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -178,6 +181,23 @@ def _compile_pattern(pattern: str, flags: int, rule_at: str) -> re.Pattern[str]:
         return re.compile(pattern, flags)
     except (re.error, TypeError) as error:
         raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
+
+
+def _compile_user_pattern(pattern: str, flags: int, rule_at: str) -> re2._Regexp:
+    """A user's pattern, compiled by RE2, which matches in time linear in the text: under
+    Python's backtracking engine, one pattern such as (a+)+$ can take hours on one line.
+    RE2 has no lookarounds or backreferences; the built-in rules, reviewed, use re."""
+    if not isinstance(pattern, str):
+        raise RuleError(f"{rule_at}: bad pattern {pattern!r}: not a string")
+    options = re2.Options()
+    options.case_sensitive = not flags & re.IGNORECASE
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {reason} (rule files use RE2 syntax: "
+                        "no lookarounds or backreferences)") from None
 
 
 def _compile_markup(entry: dict, rule_at: str) -> MarkupMatcher:
@@ -207,7 +227,7 @@ def _read_rule_file(path: Path) -> tuple[list[Rule], list[str]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise RuleError(f"{path}: cannot read rules: {error}") from None
-    rules = [_compile_rule(entry, str(path)) for entry in data.get("rule", [])]
+    rules = [_compile_rule(entry, str(path), user=path != DEFAULT_RULES) for entry in data.get("rule", [])]
     return rules, list(data.get("disable", []))
 
 

@@ -8,6 +8,7 @@ import json
 import resource
 import signal
 import subprocess
+import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +21,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from storage.corpus import Corpus
-from tasks.boilerplate import load_rules
+from tasks.boilerplate import RuleSpec, load_rules
 from tasks.html import extract_html
-from tasks.pipeline import MAX_DOCUMENT_CHARS, MAX_PARAGRAPH_CHARS, clean_batch
+from tasks.pipeline import MAX_DOCUMENT_CHARS, MAX_PARAGRAPH_CHARS, clean_batch, clean_paragraphs
 from tasks.reading import Decoded, UnreadableSource, decode, decode_counted
 from tasks.records import Failure, RawRecord
 from tasks.sources import ReadOptions, discover, iter_records, plan_batches
@@ -250,3 +251,26 @@ def test_docmill_query_cannot_touch_files_settings_or_other_databases(tmp_path):
     result = docmill("query", "--db", str(db), "--format", "csv",
                      "SELECT count(*) AS n FROM documents WHERE lang = 'fr'")
     assert result.stdout.splitlines() == ["n", "2"]
+
+
+# --- 5. user rules that would backtrack for ever -----------------------------------------------
+
+def test_a_user_rule_with_catastrophic_backtracking_matches_in_linear_time(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]]\nname = 'runaway'\npatterns = ['(a+)+$', '^x+x+y$']\n", encoding="utf-8")
+    loaded = load_rules(RuleSpec(files=(str(rules),)))
+    started = time.perf_counter()
+    # Python's re takes some 20 s on the first paragraph, twice that for each more "a".
+    paragraphs = clean_paragraphs(f"{'a' * 28}!\n\n{'x' * 5_000}\n\n{FRENCH}\n\nbaaa", loaded)
+    assert time.perf_counter() - started < 2
+    assert [p.removed_by for p in paragraphs] == [None, None, None, "runaway"]
+    assert clean_paragraphs(f"{'a' * 100_000}!", loaded)[0].removed_by is None
+
+
+def test_a_user_rule_re2_cannot_run_is_a_clear_error(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]]\nname = 'lookbehind'\npatterns = ['(?<=Photo) AFP']\n", encoding="utf-8")
+    result = docmill("clean", "--rules", str(rules), str(SAMPLES / "000_747d8f32a30fbfc0.txt"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "rule 'lookbehind': bad pattern '(?<=Photo) AFP': invalid perl operator: (?<=" in result.stderr
+    assert "RE2 syntax" in result.stderr
