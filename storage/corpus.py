@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
 from pathlib import Path
 
 import duckdb
@@ -87,6 +88,15 @@ LOAD_GROUP_PARAGRAPHS = 30_000
 # 4.4 million characters, of bench/throughput.py's and bench/neardup.py's some 10 million:
 # this cap leaves them as they were.
 LOAD_GROUP_CHARACTERS = 12_000_000
+
+
+class RunStatus(StrEnum):
+    """runs.status."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by a signal, or found still running by a later run
 
 
 class SchemaError(RuntimeError):
@@ -722,14 +732,21 @@ class Corpus:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict) -> None:
+    def start_run(self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict) -> int:
+        """Record a run as running. Runs still marked running were killed (a run holds the
+        writer lock from start to finish): they are closed as interrupted; returns how many."""
+        closed = self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = now() WHERE status = ?",
+            [RunStatus.INTERRUPTED.value, RunStatus.RUNNING.value],
+        ).fetchone()[0]
         self.con.execute(
             "INSERT OR REPLACE INTO runs (run_id, run_name, sources, parameters, started_at, status) "
-            "VALUES (?, ?, ?, ?, now(), 'running')",
-            [run_id, run_name, list(sources), json.dumps(parameters, default=str)],
+            "VALUES (?, ?, ?, ?, now(), ?)",
+            [run_id, run_name, list(sources), json.dumps(parameters, default=str), RunStatus.RUNNING.value],
         )
+        return closed
 
-    def finish_run(self, run_id: str, status: str, counts: LoadCounts) -> None:
+    def finish_run(self, run_id: str, status: RunStatus, counts: LoadCounts) -> None:
         self.con.execute(
             """
             UPDATE runs SET status = $status, finished_at = now(),
@@ -744,7 +761,7 @@ class Corpus:
             ) t
             WHERE runs.run_id = $run_id
             """,
-            {"status": status, "run_id": run_id, **asdict(counts)},
+            {"status": RunStatus(status).value, "run_id": run_id, **asdict(counts)},
         )
 
     def record_failures(self, run_id: str, failures: Sequence[Failure]) -> None:

@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS runs (
     parameters          VARCHAR NOT NULL,     -- the flow's parameters, as JSON
     started_at          TIMESTAMPTZ NOT NULL,
     finished_at         TIMESTAMPTZ,
-    status              VARCHAR NOT NULL,     -- running | completed | failed
+    status              VARCHAR NOT NULL,     -- running | completed | failed | interrupted (by a signal,
+                                              --   or killed: closed so by the next run)
     documents_new       INTEGER NOT NULL DEFAULT 0,
     documents_updated   INTEGER NOT NULL DEFAULT 0,
     documents_unchanged INTEGER NOT NULL DEFAULT 0,

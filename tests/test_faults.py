@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import re
 import resource
 import signal
+import socket
 import subprocess
 import time
 import tracemalloc
@@ -20,7 +23,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from storage.corpus import Corpus
+from storage.corpus import Corpus, RunStatus
 from tasks.boilerplate import RuleSpec, load_rules
 from tasks.html import extract_html
 from tasks.pipeline import MAX_DOCUMENT_CHARS, MAX_PARAGRAPH_CHARS, clean_batch, clean_paragraphs
@@ -274,3 +277,107 @@ def test_a_user_rule_re2_cannot_run_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "rule 'lookbehind': bad pattern '(?<=Photo) AFP': invalid perl operator: (?<=" in result.stderr
     assert "RE2 syntax" in result.stderr
+
+
+# --- 6. signals and kill -9 ---------------------------------------------------------------------
+
+def test_a_run_left_running_by_a_killed_process_is_closed_as_interrupted_by_the_next(tmp_path):
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        corpus.start_run("killed", "killed", [], {})  # and never finished
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        assert corpus.start_run("next", "next", [], {}) == 1
+        assert corpus.con.execute("SELECT run_id, status, finished_at IS NOT NULL FROM runs ORDER BY run_id").fetchall() == [
+            ("killed", RunStatus.INTERRUPTED, True), ("next", RunStatus.RUNNING, False)]
+
+
+# Every table's content, less what names or times a run: a corpus built in several
+# interrupted runs must equal one built in a single run.
+_RUN_COLUMNS = {"run_id", "seen_run_id", "ingested_at", "updated_at", "loaded_at", "failed_at"}
+
+
+def corpus_checksum(db: Path) -> dict[str, str]:
+    sums = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND table_name NOT IN "
+            "('runs', 'docmill_meta') AND NOT starts_with(table_name, 'search_') ORDER BY 1").fetchall()]
+        for table in tables:
+            columns = [row[0] for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
+                "ORDER BY column_index", [table]).fetchall() if row[0] not in _RUN_COLUMNS]
+            listed = ", ".join(f'"{column}"' for column in columns)
+            sums[table] = con.execute(
+                f"SELECT count(*) || ':' || coalesce(md5(string_agg(r::VARCHAR, '|' ORDER BY r::VARCHAR)), '') "
+                f"FROM (SELECT ({listed}) AS r FROM {table})").fetchone()[0]
+    return sums
+
+
+def _inbox(folder: Path) -> Path:
+    """90,000 paragraphs in 180 files: three load groups. Short ones, cleaned in seconds."""
+    folder.mkdir()
+    for number in range(180):
+        (folder / f"doc{number:03}.txt").write_text(
+            "\n\n".join(f"Quay {i % 40}, berth {number}." for i in range(500)), encoding="utf-8")
+    return folder
+
+
+def _start_ingest(inbox: Path, db: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([*DOCMILL, "ingest", str(inbox), "--db", str(db), "--workers", "2", "--batch-size", "10"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
+
+
+def _wait_for(log: Path, text: str, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(encoding="utf-8", errors="replace"):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.1)
+
+
+def _server_port(log: Path) -> int:
+    return int(re.search(r"Starting temporary server on http://127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+
+
+def _nothing_left(process: subprocess.Popen, port: int) -> None:
+    """No process of the run's group (the flow's, its workers, multiprocessing's resource
+    tracker) and no temporary server (in a session of its own) outlives it."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        with socket.socket() as probe:
+            serving = probe.connect_ex(("127.0.0.1", port)) == 0
+        if not alive and not serving:
+            return
+        assert time.monotonic() < deadline, f"still there: group {alive}, server {serving}"
+        time.sleep(0.2)
+
+
+def test_kill_9_sigterm_and_ctrl_c_stop_a_run_and_reruns_build_the_same_corpus(tmp_path):
+    inbox, db = _inbox(tmp_path / "inbox"), tmp_path / "c.duckdb"
+    statuses = lambda: [row[0] for row in duckdb.connect(str(db), read_only=True).execute(
+        "SELECT status FROM runs ORDER BY started_at").fetchall()]
+    # Each stopped once a load group is in (logged "... N new, ..."): by kill -9, by SIGTERM,
+    # by Ctrl-C (SIGINT to the whole process group).
+    for number, stop in enumerate([lambda p: os.kill(p.pid, signal.SIGKILL), lambda p: os.kill(p.pid, signal.SIGTERM),
+                                   lambda p: os.killpg(p.pid, signal.SIGINT)]):
+        log = tmp_path / f"run{number}.log"
+        process = _start_ingest(inbox, db, log)
+        _wait_for(log, " new, ", process)
+        stop(process)
+        started = time.monotonic()
+        status = process.wait(timeout=60)
+        assert time.monotonic() - started < 15
+        _nothing_left(process, _server_port(log))
+        if number == 0:
+            assert status == -signal.SIGKILL and statuses() == ["running"]
+        else:
+            assert status == 130 and "docmill: interrupted" in log.read_text(), log.read_text()[-3000:]
+    assert statuses() == ["interrupted"] * 3
+    assert docmill("ingest", str(inbox), "--db", str(db)).returncode == 0
+    assert statuses() == ["interrupted"] * 3 + ["completed"]
+    clean = tmp_path / "clean.duckdb"
+    docmill("ingest", str(inbox), "--db", str(clean))
+    assert corpus_checksum(db) == corpus_checksum(clean)
