@@ -381,3 +381,32 @@ def test_kill_9_sigterm_and_ctrl_c_stop_a_run_and_reruns_build_the_same_corpus(t
     clean = tmp_path / "clean.duckdb"
     docmill("ingest", str(inbox), "--db", str(clean))
     assert corpus_checksum(db) == corpus_checksum(clean)
+
+
+# --- bad inputs of every kind above, through a real run ---------------------------------------
+
+def test_one_ingest_of_every_bad_input_loads_the_good_and_records_the_bad(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "no_uri.warc").write_bytes(warc_bytes("https://port.example/a", None, "https://port.example/c"))
+    whole = warc_bytes("https://port.example/d", "https://port.example/e")
+    (inbox / "cut.warc").write_bytes(whole[:len(whole) - 200])
+    data = (FRENCH * 5).encode("utf-8")
+    (inbox / "stray.txt").write_bytes(data[:40] + b"\xff" + data[40:])
+    (inbox / "utf16.txt").write_bytes((FRENCH * 5).encode("utf-16-le"))
+    (inbox / "deep.html").write_bytes(b"<html><body>" + b"<div>" * 600 + ARTICLE + b"</div>" * 600 + b"</body></html>")
+    (inbox / "huge.txt").write_text("word " * (MAX_PARAGRAPH_CHARS // 5 + 10), encoding="utf-8")
+    db = tmp_path / "c.duckdb"
+    result = docmill("ingest", str(inbox), "--db", str(db))
+    assert "Traceback" not in result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        loaded = con.execute("SELECT regexp_extract(source, '[^/]+$') || coalesce(' ' || locator, ''), invalid_bytes "
+                             "FROM documents ORDER BY 1").fetchall()
+        failed = con.execute("SELECT regexp_extract(source, '[^/]+$'), stage, error_type FROM failures ORDER BY 1").fetchall()
+        complete = dict(con.execute("SELECT regexp_extract(source, '[^/]+$'), complete FROM sources").fetchall())
+        run = con.execute("SELECT status FROM runs").fetchall()
+    assert loaded == [("cut.warc record 1", 0), ("deep.html", 0), ("no_uri.warc record 1", 0),
+                      ("no_uri.warc record 3", 0), ("stray.txt", 1), ("utf16.txt", 0)]
+    assert failed == [("cut.warc", "read", "Truncated"), ("huge.txt", "clean", "TooLarge"),
+                      ("no_uri.warc", "parse", "MissingTargetURI")]
+    assert complete["cut.warc"] is False and complete["no_uri.warc"] is True and run == [("completed",)]
