@@ -43,14 +43,15 @@ def fts_extension_path() -> Path | None:
 
 
 def connect(db: str | Path, *, read_only: bool = True, wait: float = DEFAULT_WAIT,
-            sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
+            sandboxed: bool = False, allowed_paths: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
     """Open ``db``, retrying with backoff for up to ``wait`` seconds while another process
     holds it (DuckDB allows one writing process, or any number of reading ones). The fts
     extension is loaded when its wheel is installed, so full-text search works in SQL too.
 
     ``sandboxed`` (for SQL a user wrote): DuckDB itself then refuses every file but the
     corpus (no reading, writing, attaching or loading extensions: enable_external_access),
-    and any change of settings (lock_configuration); the fts extension is loaded before."""
+    and any change of settings (lock_configuration); the fts extension is loaded before.
+    ``allowed_paths``: the files it may still read or write (an export's output)."""
     if read_only and not Path(db).exists():
         raise QueryError(f"no database at {db} (run `docmill ingest` first)")
     con = _open(db, read_only, wait)
@@ -58,6 +59,8 @@ def connect(db: str | Path, *, read_only: bool = True, wait: float = DEFAULT_WAI
     if extension is not None:
         con.execute(f"LOAD '{extension}'")
     if sandboxed:
+        if allowed_paths:
+            con.execute("SET allowed_paths = ?", [list(allowed_paths)])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con

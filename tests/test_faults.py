@@ -256,6 +256,20 @@ def test_docmill_query_cannot_touch_files_settings_or_other_databases(tmp_path):
     assert result.stdout.splitlines() == ["n", "2"]
 
 
+
+def test_docmill_export_writes_its_output_and_reads_nothing_but_the_corpus(tmp_path):
+    db = tmp_path / "c.duckdb"
+    with Corpus(db) as corpus:
+        load(corpus, [SAMPLES], "run")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = docmill("export", str(out), "--db", str(db), "--where",
+                     f"text NOT IN (SELECT content FROM read_text('{secret}'))", check=False)
+    assert result.returncode == 2 and "disabled by configuration" in result.stderr and not out.exists()
+    assert "2 documents written" in docmill("export", str(out), "--db", str(db), "--where", "lang = 'fr'").stdout
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
 # --- 5. user rules that would backtrack for ever -----------------------------------------------
 
 def test_a_user_rule_with_catastrophic_backtracking_matches_in_linear_time(tmp_path):
