@@ -313,7 +313,7 @@ def _warc(stream: IO[bytes], source: str, locator: str | None, chain: str, optio
         if record.rec_type != "response":
             yield Skipped(source, where, f"{record.rec_type} record")
             continue
-        url = record.rec_headers.get_header("WARC-Target-URI")
+        url = record.rec_headers.get_header("uri" if record.format == "arc" else "WARC-Target-URI")
         if not url:
             yield Failure(source, "parse", "MissingTargetURI", f"{where}: response record without WARC-Target-URI")
             continue

@@ -28,7 +28,7 @@ from tasks.boilerplate import RuleSpec, load_rules
 from tasks.html import extract_html
 from tasks.pipeline import MAX_DOCUMENT_CHARS, MAX_PARAGRAPH_CHARS, clean_batch, clean_paragraphs
 from tasks.reading import Decoded, UnreadableSource, decode, decode_counted
-from tasks.records import Failure, RawRecord
+from tasks.records import Failure, RawRecord, Skipped
 from tasks.sources import ReadOptions, discover, iter_records, plan_batches
 
 from conftest import ROOT, SAMPLES, records_of
@@ -79,6 +79,17 @@ def test_docmill_clean_reports_a_warc_record_without_target_uri_as_an_error_reco
         "stage": "parse", "message": "record 1: response record without WARC-Target-URI"}}
     assert document["url"] == "https://port.example/b" and document["locator"] == "record 2"
 
+
+
+def test_arc_records_keep_their_url_from_the_arc_header(tmp_path):
+    """ARC (the WARC's predecessor) names a record's URL in its own header line."""
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body>" + ARTICLE + b"</body></html>"
+    description = b"1 0 InternetArchive\nURL IP-address Archive-date Content-type Archive-length\n"
+    path = tmp_path / "old.arc"
+    path.write_bytes(b"filedesc://old.arc 0.0.0.0 20240101000000 text/plain %d\n" % len(description) + description
+                     + b"\nhttp://port.example/a 10.0.0.1 20240101000000 text/html %d\n" % len(http) + http + b"\n")
+    [record] = [item for item in items_of(path) if not isinstance(item, Skipped)]
+    assert isinstance(record, RawRecord) and record.meta.url == "http://port.example/a"
 
 # --- 9. a truncated WARC ------------------------------------------------------------------
 
