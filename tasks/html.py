@@ -23,7 +23,7 @@ from trafilatura.metadata import (
 )
 from trafilatura.utils import load_html
 
-from tasks.boilerplate import MarkupMatcher, Rule
+from tasks.boilerplate import MarkupMatcher, Rule, combined_pattern
 from tasks.normalize import normalize_text
 from tasks.records import Metadata
 
@@ -133,7 +133,7 @@ class _MarkupIndex:
                 for attr in matcher.attrs:
                     self.pairs.setdefault(attr, []).append((matcher, rule))
         self.combined = {
-            attr: re.compile("|".join(f"(?:{m.pattern.pattern})" for m, _ in pairs), re.IGNORECASE)
+            attr: combined_pattern([m.pattern for m, _ in pairs])
             for attr, pairs in self.pairs.items()
         }
         self.wanted: dict[str, dict[str, tuple[str, ...]]] = {attr: {} for attr in self.pairs}

@@ -295,6 +295,19 @@ def test_a_user_rule_with_catastrophic_backtracking_matches_in_linear_time(tmp_p
     assert clean_paragraphs(f"{'a' * 100_000}!", loaded)[0].removed_by is None
 
 
+def test_a_user_markup_rule_with_catastrophic_backtracking_matches_in_linear_time(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rule]]\nname = 'runaway_box'\nmarkup = [{attr = 'class', pattern = '^(a+)+$'}]\n",
+                     encoding="utf-8")
+    loaded = load_rules(RuleSpec(files=(str(rules),)))
+    page = (b"<html><body><article><div class='" + b"a" * 28 + b"!'>" + ARTICLE + b"</div>"
+            b"<div class='aaaa'>Sponsored box</div></article></body></html>")
+    started = time.perf_counter()
+    extraction = extract_html(page, None, loaded)
+    assert time.perf_counter() - started < 2
+    assert extraction.text.startswith("The harbour reopened") and ("runaway_box", "Sponsored box") in extraction.removed
+
+
 def test_a_user_rule_re2_cannot_run_is_a_clear_error(tmp_path):
     rules = tmp_path / "rules.toml"
     rules.write_text("[[rule]]\nname = 'lookbehind'\npatterns = ['(?<=Photo) AFP']\n", encoding="utf-8")
