@@ -121,18 +121,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from flows.server import apply_prefect_defaults
+    from flows.server import apply_prefect_defaults, start_temporary_server
 
     apply_prefect_defaults()
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
+    import signal
+
+    from prefect.exceptions import TerminationSignal
+
     from flows.ingest import ingest, workers_started_early
     from flows.report import format_summary
     from tasks.boilerplate import RuleError, RuleSpec, load_rules
 
+    # SIGTERM as Ctrl-C: the run closes as interrupted, the workers and Prefect's temporary
+    # server stop (atexit), rather than the process ending on the spot.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         load_rules(RuleSpec(tuple(args.rules), tuple(args.disable_rule)))  # fail before Prefect starts
         with workers_started_early(args.workers, args.sources):
+            start_temporary_server()
             state = ingest(
                 sources=list(args.sources), db=args.db, batch_size=args.batch_size, workers=args.workers,
                 rules=args.rules, disable_rules=args.disable_rule, force=args.force, include=args.include,
@@ -142,11 +150,27 @@ def _ingest(args: argparse.Namespace) -> int:
     except RuleError as error:
         print(f"docmill: {error}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, TerminationSignal):
+        print("docmill: interrupted: the run is recorded as interrupted; run the same command again to go on",
+              file=sys.stderr)
+        _exit_now(130)
     if not state.is_completed():
         print(f"docmill: {state.message}", file=sys.stderr)
         return 3
     print(format_summary(state.result()))
     return 0
+
+
+def _exit_now(status: int) -> None:
+    """Stop Prefect's temporary server and leave without Prefect's exit handlers: they
+    would retry, for minutes, to send events to a server that Ctrl-C (sent to the whole
+    process group) has already stopped. The run's own bookkeeping is done by now."""
+    from flows.server import stop_temporary_server
+
+    stop_temporary_server()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _read_options(args: argparse.Namespace):
@@ -181,6 +205,9 @@ def _clean(args: argparse.Namespace) -> int:
             failed = True
         for doc in result.documents:
             _print_document(doc, paths.get(doc.source, doc.source), args, names)
+            if doc.invalid_bytes:
+                print(f"docmill: {paths.get(doc.source, doc.source)}: [decode] warning: {doc.invalid_bytes} "
+                      "invalid UTF-8 bytes replaced by U+FFFD", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -9,7 +9,9 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -26,7 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.report import failures_markdown, summary_rows
-from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts
+from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts, RunStatus
 from storage.lock import DatabaseBusy, open_with_retry, writer_lock
 from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
@@ -102,10 +104,27 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
         pass
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _init_worker_process() -> None:
+    """A cleaning process: Ctrl-C (sent to the whole process group) is for the flow's
+    process to act on, which then stops the workers; and a worker dies with the flow's
+    process, even when that is killed (-9), rather than outlive it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError, TypeError):
+        pass  # not Linux: the pool's own shutdown is what stops them
+    if os.getppid() == 1:  # the flow's process died before prctl
+        os._exit(1)
+    init_worker()
+
+
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     """Spawned, not forked: the flow process runs Prefect's threads, which fork would copy
     mid-flight. Each worker loads the language profiles and rules once, up front."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker_process)
     _widen_pipes(pool)
     # Start every worker now rather than at the first batch (the pool starts them on demand).
     for _ in range(workers):
@@ -131,8 +150,60 @@ def workers_started_early(requested: int | None, sources: Sequence[str]) -> Iter
         yield
     finally:
         if _early_pool is not None:
-            _early_pool[1].shutdown(wait=False, cancel_futures=True)
+            _stop_pool(_early_pool[1], wait=False)
             _early_pool = None
+
+
+def _stop_pool(pool: ProcessPoolExecutor, wait: bool = True) -> None:
+    """Shut the pool down; on an interrupt, without waiting for the chunks being cleaned.
+    (The pool's processes are a private attribute: where it is missing, they finish.)"""
+    if _stop_requested.is_set():
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=wait, cancel_futures=True)
+
+
+# Set when the run is asked to stop (SIGINT, SIGTERM). The signal also raises in the flow's
+# thread, but an exception can be swallowed on its way (DuckDB turns an interrupted query
+# into a RuntimeError, which a load would record as failures): the flow checks this too.
+_stop_requested = threading.Event()
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was asked to stop (SIGINT or SIGTERM)."""
+
+
+def _check_stop() -> None:
+    if _stop_requested.is_set():
+        raise Interrupted("interrupted by a signal")
+
+
+@contextmanager
+def _signals_noted() -> Iterator[None]:
+    """Note SIGINT and SIGTERM in _stop_requested, then let the handler in place act:
+    Python's (KeyboardInterrupt), Prefect's (its TerminationSignal). SIGTERM's default,
+    ending the process on the spot, becomes Interrupted, so that the run is closed."""
+    _stop_requested.clear()
+    previous = {}
+
+    def noted(signum, frame):
+        _stop_requested.set()
+        handler = previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+        elif handler != signal.SIG_IGN:
+            raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, noted)
+    except ValueError:
+        pass  # not the main thread: signals go to the thread that can take them
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -142,7 +213,7 @@ def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
     global _early_pool
     early, _early_pool = _early_pool, None
     if early is not None and early[0] != workers:
-        early[1].shutdown(wait=False, cancel_futures=True)
+        _stop_pool(early[1], wait=False)
         early = None
     if workers <= 1:
         init_worker()
@@ -152,7 +223,7 @@ def _cleaning_pool(workers: int) -> Iterator[Executor | None]:
     try:
         yield pool
     finally:
-        pool.shutdown(cancel_futures=True)
+        _stop_pool(pool)
 
 
 @contextmanager
@@ -258,10 +329,12 @@ def ingest(
 
     counts = LoadCounts(documents_failed=len(discover_failures))
     try:
-        with writer_lock(db, run_id, lock_timeout):
+        with _signals_noted(), writer_lock(db, run_id, lock_timeout):
             opened = open_with_retry(db, lambda: Corpus(db, dedup), lock_timeout)
             with opened as corpus, _cleaning_pool(workers) as pool, _heap_frozen():
-                corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
+                closed = corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
+                if closed:
+                    logger.warning("%d earlier run(s) left running by a killed process: closed as interrupted", closed)
                 corpus.record_failures(run_id, discover_failures)
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
@@ -285,9 +358,10 @@ def _load_all(
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
     line each; the run is recorded completed, or failed if anything escapes."""
-    logger, status = get_run_logger(), "failed"
+    logger, status = get_run_logger(), RunStatus.FAILED
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
+            _check_stop()
             label = _label(group)
             loaded = _load_group(label, group, corpus, run_id)
             counts.add(loaded)
@@ -300,9 +374,12 @@ def _load_all(
                 for failure in batch.failures:
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
                 progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
-        status = "completed"
+        _check_stop()
+        status = RunStatus.COMPLETED
     finally:
         progress.close()
+        if _stop_requested.is_set():
+            status = RunStatus.INTERRUPTED
         corpus.finish_run(run_id, status, counts)
 
 
@@ -367,6 +444,7 @@ def _load_group(label: str, group: Sequence[tuple[int, BatchResult]], corpus: Co
     try:
         return load_batch(label, corpus, run_id, quote(merged))
     except Exception:
+        _check_stop()
         counts = LoadCounts()
         for index, batch in group:
             counts.add(_load(str(index), corpus, run_id, batch))
@@ -378,8 +456,11 @@ def _load(label: str, corpus: Corpus, run_id: str, batch: BatchResult) -> LoadCo
     try:
         return load_batch(label, corpus, run_id, quote(batch))
     except Exception as error:
+        _check_stop()  # a load cut short by a signal has not failed: the run stops
         failed = _failures(batch.documents, "load", error)
-        kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources)
+        # Its files are recorded, those whose documents failed as incomplete (Corpus.load_batch).
+        kept = BatchResult(failures=batch.failures + failed, skipped=batch.skipped, unchanged_sources=batch.unchanged_sources,
+                           sources_done=batch.sources_done)
         return load_batch(label, corpus, run_id, quote(kept))
 
 
@@ -394,6 +475,7 @@ def _cleaned(
     pending: deque = deque()
     in_flight = 0
     for index, plan in enumerate(planned, start=1):
+        _check_stop()
         known = {} if force else corpus.document_hashes(plan.records)
         future = clean_batch.submit(index, quote(plan.records), quote(known), spec, pool, parts)
         pending.append((index, plan, future))
@@ -410,6 +492,7 @@ def _result(index: int, plan: PlannedBatch, future) -> tuple[int, PlannedBatch, 
     try:
         result = future.result()
     except Exception as error:
+        _check_stop()  # workers stopped by a signal have not failed the batch
         result = BatchResult(failures=_failures(plan.records, "clean", error))
     # The batch is cleaned: its payloads (some 32 MB of HTML) need not live through the
     # load of its group. Emptied in place, not replaced: the clean task's thread can still

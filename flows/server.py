@@ -137,3 +137,50 @@ def stop(state: Path = DEFAULT_STATE, timeout: float = 30) -> bool:
         os.killpg(server.pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+# --- the temporary server of a `docmill ingest` -----------------------------------------------
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def start_temporary_server() -> None:
+    """Start the temporary server Prefect would start for a run with no server configured,
+    as Prefect does, but in a session of its own and set to end with this process. In this
+    process's group, Ctrl-C stopped it too, and Prefect then retried for minutes to report
+    to it; and when this process was killed (-9), it ran on for good."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (AttributeError, OSError):
+        prctl = None  # not Linux: it is stopped when this process exits normally
+
+    def end_with_parent() -> None:  # in the child, between fork and exec
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    popen = subprocess.Popen
+
+    def in_own_session(*args, **kwargs):
+        return popen(*args, **kwargs, start_new_session=True, preexec_fn=end_with_parent)
+
+    subprocess.Popen = in_own_session  # Prefect's start() runs Popen; nothing else runs meanwhile
+    try:
+        SubprocessASGIServer().start()
+    finally:
+        subprocess.Popen = popen
+
+
+def stop_temporary_server() -> None:
+    """Stop the temporary server of this process, if one runs."""
+    module = sys.modules.get("prefect.server.api.server")
+    if module is not None:
+        for server in list(module.SubprocessASGIServer._instances.values()):
+            server.stop()

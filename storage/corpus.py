@@ -18,7 +18,8 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
 from pathlib import Path
 
 import duckdb
@@ -36,7 +37,7 @@ from tasks.dedup import (
 from tasks.neardup import shared_bands_needed
 from tasks.records import DUPLICATE, KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
@@ -89,6 +90,15 @@ LOAD_GROUP_PARAGRAPHS = 30_000
 LOAD_GROUP_CHARACTERS = 12_000_000
 
 
+class RunStatus(StrEnum):
+    """runs.status."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by a signal, or found still running by a later run
+
+
 class SchemaError(RuntimeError):
     """The database was written by an incompatible docmill."""
 
@@ -113,6 +123,7 @@ _ADDED_COLUMNS = (
     (2, "documents", "dup_of_doc", "VARCHAR"), (2, "paragraphs", "similarity", "DOUBLE"),
     (2, "paragraphs", "pid", "BIGINT"), (2, "paragraphs", "prefix_fingerprint", "UBIGINT"),
     (3, "paragraphs", "long_prefix_fingerprint", "UBIGINT"),
+    (5, "documents", "invalid_bytes", "INTEGER"),
 )
 
 
@@ -124,7 +135,7 @@ _DOCUMENT_SCHEMA = pa.schema(
     [(name, pa.string()) for name in ("doc_id", "source", "locator", "format", "extractor", "url", "title",
                                          "author", "published", "site_name", "description", "page_lang",
                                          "fetched_at", "lang")]
-    + [("lang_prob", pa.float64()), ("content_hash", pa.string())]
+    + [("lang_prob", pa.float64()), ("content_hash", pa.string()), ("invalid_bytes", pa.int32())]
 )
 _SOURCE_SCHEMA = pa.schema(
     [("source", pa.string()), ("content_hash", pa.string()), ("size", pa.int64()), ("format", pa.string()),
@@ -164,7 +175,7 @@ def _documents_table(documents: Sequence[Document]) -> pa.Table:
         row = (
             doc.doc_id, doc.source, doc.locator, doc.format, doc.extractor, meta.url, doc.title,
             meta.author, meta.published, meta.site_name, meta.description, meta.page_lang, meta.fetched_at,
-            doc.lang, doc.lang_prob, doc.content_hash,
+            doc.lang, doc.lang_prob, doc.content_hash, doc.invalid_bytes,
         )
         for name, value in zip(_DOCUMENT_SCHEMA.names, row):
             columns[name].append(value)
@@ -570,6 +581,16 @@ class _Resolution:
         return self._load(doc_ids)
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back what is open. A COMMIT that failed (disk full, out of memory) has already
+    rolled back: ROLLBACK then raises "no transaction is active", which would hide the
+    real cause being raised."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """A load allocates many small objects (Arrow columns' values, dedup's index) and frees
@@ -608,6 +629,7 @@ class Corpus:
     def __init__(self, path: str | Path, dedup: DedupParams = DedupParams()):
         self.path = str(path)
         self.dedup = dedup
+        self._unloaded_sources: dict[str, set[str]] = {}  # by run: files some of whose documents failed to load
         self.con = duckdb.connect(self.path, config={
             "memory_limit": WRITER_MEMORY_LIMIT,
             # The cleaning processes hold the cores; a second DuckDB thread only competes.
@@ -710,14 +732,21 @@ class Corpus:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict) -> None:
+    def start_run(self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict) -> int:
+        """Record a run as running. Runs still marked running were killed (a run holds the
+        writer lock from start to finish): they are closed as interrupted; returns how many."""
+        closed = self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = now() WHERE status = ?",
+            [RunStatus.INTERRUPTED.value, RunStatus.RUNNING.value],
+        ).fetchone()[0]
         self.con.execute(
             "INSERT OR REPLACE INTO runs (run_id, run_name, sources, parameters, started_at, status) "
-            "VALUES (?, ?, ?, ?, now(), 'running')",
-            [run_id, run_name, list(sources), json.dumps(parameters, default=str)],
+            "VALUES (?, ?, ?, ?, now(), ?)",
+            [run_id, run_name, list(sources), json.dumps(parameters, default=str), RunStatus.RUNNING.value],
         )
+        return closed
 
-    def finish_run(self, run_id: str, status: str, counts: LoadCounts) -> None:
+    def finish_run(self, run_id: str, status: RunStatus, counts: LoadCounts) -> None:
         self.con.execute(
             """
             UPDATE runs SET status = $status, finished_at = now(),
@@ -732,7 +761,7 @@ class Corpus:
             ) t
             WHERE runs.run_id = $run_id
             """,
-            {"status": status, "run_id": run_id, **asdict(counts)},
+            {"status": RunStatus(status).value, "run_id": run_id, **asdict(counts)},
         )
 
     def record_failures(self, run_id: str, failures: Sequence[Failure]) -> None:
@@ -779,6 +808,10 @@ class Corpus:
         Documents of a completely re-read source that the source no longer holds are deleted
         here too, with the batch that finished reading it."""
         documents = _last_of_each(batch.documents)
+        # A file whose documents failed to load in this run is not complete, whichever batch
+        # carries its SourceDone: else the next run would skip it unread, its documents missing.
+        unloaded = self._unloaded_sources.get(run_id, set())
+        done = [replace(d, complete=False) if d.complete and d.source in unloaded else d for d in batch.sources_done]
         counts = LoadCounts(
             documents_unchanged=len(batch.unchanged) + self._documents_in(batch.unchanged_sources),
             documents_failed=len(batch.failures), records_skipped=batch.skipped,
@@ -786,7 +819,7 @@ class Corpus:
         staged = {
             "staged_documents": _documents_table(documents),
             "staged_unchanged": pa.table({"doc_id": pa.array(batch.unchanged, pa.string())}),
-            "staged_sources": _sources_table(batch.sources_done),
+            "staged_sources": _sources_table(done),
         }
         with _registered(self.con, staged), _cyclic_gc_paused():
             try:
@@ -802,7 +835,8 @@ class Corpus:
                 self.record_failures(run_id, batch.failures)
                 self.con.execute("COMMIT")
             except BaseException:
-                self.con.execute("ROLLBACK")
+                self._unloaded_sources.setdefault(run_id, set()).update(doc.source for doc in documents)
+                _rollback(self.con)
                 raise
         try:
             self._checkpoint()
@@ -842,7 +876,8 @@ class Corpus:
                 url = s.url, title = s.title, author = s.author, published = TRY_CAST(s.published AS DATE),
                 site_name = s.site_name, description = s.description, page_lang = s.page_lang,
                 fetched_at = TRY_CAST(s.fetched_at AS TIMESTAMPTZ), lang = s.lang, lang_prob = s.lang_prob,
-                content_hash = s.content_hash, run_id = $run_id, seen_run_id = $run_id, updated_at = now()
+                content_hash = s.content_hash, invalid_bytes = s.invalid_bytes, run_id = $run_id, seen_run_id = $run_id,
+                updated_at = now()
             FROM staged_documents s WHERE documents.doc_id = s.doc_id
             """,
             {"run_id": run_id},
@@ -861,7 +896,8 @@ class Corpus:
                 SELECT s.doc_id, o.seq, s.source, s.locator, s.format, s.extractor, s.url,
                        s.title, s.author, TRY_CAST(s.published AS DATE) AS published, s.site_name, s.description,
                        s.page_lang, TRY_CAST(s.fetched_at AS TIMESTAMPTZ) AS fetched_at, s.lang, s.lang_prob,
-                       o.text, s.content_hash, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate, o.dup_of_doc,
+                       o.text, s.content_hash, s.invalid_bytes, o.n_paragraphs, o.n_kept, o.n_removed, o.n_duplicate,
+                       o.dup_of_doc,
                        $run_id AS run_id, $run_id AS seen_run_id, now() AS ingested_at, now() AS updated_at
                 FROM staged_documents s JOIN staged_outcomes o USING (doc_id) ANTI JOIN documents d USING (doc_id)
                 """,

@@ -28,7 +28,9 @@ def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs:
         raise QueryError(f"unknown export format {output_format!r}: use one of {', '.join(FORMATS)}")
     condition = f" AND ({where})" if where else ""
     target = str(out).replace("'", "''")
-    with connect(db, wait=wait) as con:
+    # The --where condition is SQL from the command line: it may read the corpus, and the
+    # connection may write ``out``, nothing else.
+    with connect(db, wait=wait, sandboxed=True, allowed_paths=[str(out)]) as con:
         try:
             return con.execute(
                 f"""

@@ -42,16 +42,27 @@ def fts_extension_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def connect(db: str | Path, *, read_only: bool = True, wait: float = DEFAULT_WAIT) -> duckdb.DuckDBPyConnection:
+def connect(db: str | Path, *, read_only: bool = True, wait: float = DEFAULT_WAIT,
+            sandboxed: bool = False, allowed_paths: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
     """Open ``db``, retrying with backoff for up to ``wait`` seconds while another process
     holds it (DuckDB allows one writing process, or any number of reading ones). The fts
-    extension is loaded when its wheel is installed, so full-text search works in SQL too."""
+    extension is loaded when its wheel is installed, so full-text search works in SQL too.
+
+    ``sandboxed`` (for SQL a user wrote): DuckDB itself then refuses every file but the
+    corpus (no reading, writing, attaching or loading extensions: enable_external_access),
+    and any change of settings (lock_configuration); the fts extension is loaded before.
+    ``allowed_paths``: the files it may still read or write (an export's output)."""
     if read_only and not Path(db).exists():
         raise QueryError(f"no database at {db} (run `docmill ingest` first)")
     con = _open(db, read_only, wait)
     extension = fts_extension_path()
     if extension is not None:
         con.execute(f"LOAD '{extension}'")
+    if sandboxed:
+        if allowed_paths:
+            con.execute("SET allowed_paths = ?", [list(allowed_paths)])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 
@@ -81,6 +92,8 @@ def _sql_error(error: duckdb.Error) -> QueryError:
     message = str(error)
     if "read-only mode" in message:
         message += "\n(docmill opens the corpus read-only for queries: they can never modify it)"
+    elif "disabled by configuration" in message or "configuration has been locked" in message:
+        message += "\n(queries read the corpus only; `docmill export` writes files)"
     return QueryError(message)
 
 
@@ -172,7 +185,7 @@ def run_query(db: str | Path, sql: str, output_format: str, out: TextIO, *, wait
                "csv": lambda r: _write_csv(r, out), "json": lambda r: _write_json(r, out)}
     if output_format not in writers:
         raise QueryError(f"unknown format {output_format!r}: use one of {', '.join(writers)}, or write_parquet")
-    with connect(db, wait=wait) as con:
+    with connect(db, wait=wait, sandboxed=True) as con:
         _execute(con, sql, writers[output_format])
 
 
@@ -186,15 +199,28 @@ def write_parquet(db: str | Path, sql: str, path: str | Path, *, wait: float = D
             for batch in batches:
                 writer.write_batch(batch)
 
-    with connect(db, wait=wait) as con:
+    with connect(db, wait=wait, sandboxed=True) as con:
         _execute(con, sql, write)
 
 
+def statement_count(sql: str) -> int:
+    """How many statements ``sql`` holds, by DuckDB's tokenizer: semicolons outside strings
+    and comments with something after them. (Not extract_statements: it counts a PIVOT as two.)"""
+    data = sql.encode("utf-8")
+    semicolon = [kind == duckdb.token_type.operator and data[start:start + 1] == b";"
+                 for start, kind in duckdb.tokenize(sql)]
+    return sum(1 for i, is_semicolon in enumerate(semicolon)
+               if not is_semicolon and (i + 1 == len(semicolon) or semicolon[i + 1]))
+
+
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, write: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-    """Execute ``sql`` (the last statement's result counts) and hand the result to ``write``.
+    """Execute ``sql``, one statement, and hand the result to ``write``.
 
     ``execute`` rather than ``sql``: its errors carry the position (LINE 1: ... ^)."""
     try:
+        statements = statement_count(sql)
+        if statements != 1:
+            raise QueryError(f"one SQL statement per query, not {statements}")
         result = con.execute(sql)
         if result.description is None:
             raise QueryError("the statement returned no result")

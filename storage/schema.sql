@@ -1,4 +1,4 @@
--- docmill schema, version 3 (kept in docmill_meta.schema_version).
+-- docmill schema, version 5 (kept in docmill_meta.schema_version).
 --
 -- Six tables and a handful of views. Everything a user may query is described here;
 -- the README's "Tables" section mirrors it. Statements are idempotent (IF NOT EXISTS /
@@ -40,8 +40,10 @@ CREATE TABLE IF NOT EXISTS documents (
     seen_run_id   VARCHAR NOT NULL,     -- the last run that found it in its source, changed or not
     ingested_at   TIMESTAMPTZ NOT NULL, -- first loaded
     updated_at    TIMESTAMPTZ NOT NULL, -- last (re)loaded or re-resolved
-    dup_of_doc    VARCHAR               -- when every paragraph it keeps is a duplicate (n_kept = 0,
+    dup_of_doc    VARCHAR,              -- when every paragraph it keeps is a duplicate (n_kept = 0,
                                         --   n_duplicate > 0): the document most of them repeat
+    invalid_bytes INTEGER               -- bytes of a mostly-UTF-8 text source that were not valid UTF-8,
+                                        --   each replaced by U+FFFD (version 5; NULL if loaded before)
 );
 
 -- Every paragraph of every document, removed ones included: nothing is silently deleted.
@@ -103,7 +105,8 @@ CREATE TABLE IF NOT EXISTS runs (
     parameters          VARCHAR NOT NULL,     -- the flow's parameters, as JSON
     started_at          TIMESTAMPTZ NOT NULL,
     finished_at         TIMESTAMPTZ,
-    status              VARCHAR NOT NULL,     -- running | completed | failed
+    status              VARCHAR NOT NULL,     -- running | completed | failed | interrupted (by a signal,
+                                              --   or killed: closed so by the next run)
     documents_new       INTEGER NOT NULL DEFAULT 0,
     documents_updated   INTEGER NOT NULL DEFAULT 0,
     documents_unchanged INTEGER NOT NULL DEFAULT 0,

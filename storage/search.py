@@ -100,22 +100,35 @@ def rebuild_index(db: str | Path, *, wait: float = DEFAULT_WAIT) -> IndexBuild:
         from storage.corpus import MAX_VACUUM_TASKS
 
         con.execute(f"SET max_vacuum_tasks = {MAX_VACUUM_TASKS}")
-        con.execute("BEGIN")
-        con.execute(
-            """
-            CREATE OR REPLACE TABLE search_paragraphs AS
-            SELECT p.doc_id || ':' || p.position AS id, p.doc_id, p.position,
-                   CASE WHEN p.lang = 'und' THEN d.lang ELSE p.lang END AS lang, p.text
-            FROM paragraphs p JOIN documents d USING (doc_id)
-            WHERE p.status = 'kept'
-            ORDER BY d.seq, p.position
-            """
-        )
-        con.execute(f"PRAGMA create_fts_index('search_paragraphs', 'id', 'text', {_INDEX_OPTIONS})")
-        con.execute("INSERT OR REPLACE INTO docmill_meta VALUES (?, now()::VARCHAR)", [_BUILT_AT])
-        paragraphs = con.execute("SELECT count(*) FROM search_paragraphs").fetchone()[0]
-        con.execute("COMMIT")
+        try:
+            paragraphs = _build_index(con)
+        except duckdb.Error as error:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a failed COMMIT has rolled back already
+            raise SearchError(f"search index not rebuilt: {error}") from None
     return IndexBuild(paragraphs, time.perf_counter() - started)
+
+
+def _build_index(con: duckdb.DuckDBPyConnection) -> int:
+    """Build the index in one transaction; the number of paragraphs it holds."""
+    con.execute("BEGIN")
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE search_paragraphs AS
+        SELECT p.doc_id || ':' || p.position AS id, p.doc_id, p.position,
+               CASE WHEN p.lang = 'und' THEN d.lang ELSE p.lang END AS lang, p.text
+        FROM paragraphs p JOIN documents d USING (doc_id)
+        WHERE p.status = 'kept'
+        ORDER BY d.seq, p.position
+        """
+    )
+    con.execute(f"PRAGMA create_fts_index('search_paragraphs', 'id', 'text', {_INDEX_OPTIONS})")
+    con.execute("INSERT OR REPLACE INTO docmill_meta VALUES (?, now()::VARCHAR)", [_BUILT_AT])
+    paragraphs = con.execute("SELECT count(*) FROM search_paragraphs").fetchone()[0]
+    con.execute("COMMIT")
+    return paragraphs
 
 
 def search(db: str | Path, query: str, *, langs: Sequence[str] = (), limit: int = 20, every_word: bool = False,

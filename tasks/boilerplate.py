@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import re2
+
 from tasks.dedup import dedup_key, dedup_keys
 from tasks.records import KEPT, REMOVED, Paragraph
 
@@ -139,7 +141,7 @@ DETECTORS: dict[str, Callable[[Sequence[str], Sequence[bool], Rule], Verdicts]] 
 
 # --- loading ----------------------------------------------------------------------------------
 
-def _compile_rule(entry: dict, origin: str) -> Rule:
+def _compile_rule(entry: dict, origin: str, user: bool = False) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise RuleError(f"{origin}: a [[rule]] has no name")
@@ -156,7 +158,8 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
     if context is None and not any(shapes.values()) and not markup:
         raise RuleError(f"{rule_at}: give 'patterns' (or 'head'/'tail'), 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
-    compiled = {key: tuple(_compile_pattern(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
+    compile_ = _compile_user_pattern if user else _compile_pattern
+    compiled = {key: tuple(compile_(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -168,7 +171,7 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
         min_count=entry.get("min_count", 3),
         langs=tuple(entry.get("langs", ())),
         context=context,
-        markup=tuple(_compile_markup(entry, rule_at) for entry in markup),
+        markup=tuple(_compile_markup(entry, rule_at, user) for entry in markup),
         markup_max_chars=entry.get("markup_max_chars", 2000),
     )
 
@@ -180,16 +183,45 @@ def _compile_pattern(pattern: str, flags: int, rule_at: str) -> re.Pattern[str]:
         raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
 
 
-def _compile_markup(entry: dict, rule_at: str) -> MarkupMatcher:
+def _compile_user_pattern(pattern: str, flags: int, rule_at: str, kind: str = "pattern") -> re2._Regexp:
+    """A user's pattern, compiled by RE2, which matches in time linear in the text: under
+    Python's backtracking engine, one pattern such as (a+)+$ can take hours on one line.
+    RE2 has no lookarounds or backreferences; the built-in rules, reviewed, use re."""
+    if not isinstance(pattern, str):
+        raise RuleError(f"{rule_at}: bad {kind} {pattern!r}: not a string")
+    options = re2.Options()
+    options.case_sensitive = not flags & re.IGNORECASE
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise RuleError(f"{rule_at}: bad {kind} {pattern!r}: {reason} (rule files use RE2 syntax: "
+                        "no lookarounds or backreferences)") from None
+
+
+def combined_pattern(patterns: Sequence) -> re.Pattern[str] | re2._Regexp:
+    """One case-insensitive pattern matching where any of ``patterns`` does; on RE2 if any
+    of them is a user's (its source could make Python's engine backtrack for ever)."""
+    source = "|".join(f"(?:{pattern.pattern})" for pattern in patterns)
+    if all(isinstance(pattern, re.Pattern) for pattern in patterns):
+        return re.compile(source, re.IGNORECASE)
+    return _compile_user_pattern(source, re.IGNORECASE, "markup rules", "combination of patterns")
+
+
+def _compile_markup(entry: dict, rule_at: str, user: bool = False) -> MarkupMatcher:
     if not isinstance(entry, dict) or "attr" not in entry or "pattern" not in entry:
         raise RuleError(f"{rule_at}: each markup entry is a table with 'attr' and 'pattern', not {entry!r}")
     unknown = set(entry) - _MARKUP_KEYS
     if unknown:
         raise RuleError(f"{rule_at}: unknown markup keys {sorted(unknown)}; allowed: {sorted(_MARKUP_KEYS)}")
-    try:
-        pattern = re.compile(entry["pattern"], re.IGNORECASE)
-    except (re.error, TypeError) as error:
-        raise RuleError(f"{rule_at}: bad markup pattern {entry['pattern']!r}: {error}") from None
+    if user:
+        pattern = _compile_user_pattern(entry["pattern"], re.IGNORECASE, rule_at, "markup pattern")
+    else:
+        try:
+            pattern = re.compile(entry["pattern"], re.IGNORECASE)
+        except (re.error, TypeError) as error:
+            raise RuleError(f"{rule_at}: bad markup pattern {entry['pattern']!r}: {error}") from None
     attrs = str(entry["attr"]).split()
     if not attrs or not all(_ATTRIBUTE_NAME.fullmatch(attr) for attr in attrs):
         raise RuleError(f"{rule_at}: markup 'attr' must be attribute names separated by spaces, not {entry['attr']!r}")
@@ -207,7 +239,7 @@ def _read_rule_file(path: Path) -> tuple[list[Rule], list[str]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise RuleError(f"{path}: cannot read rules: {error}") from None
-    rules = [_compile_rule(entry, str(path)) for entry in data.get("rule", [])]
+    rules = [_compile_rule(entry, str(path), user=path != DEFAULT_RULES) for entry in data.get("rule", [])]
     return rules, list(data.get("disable", []))
 
 

@@ -29,7 +29,7 @@ from trafilatura.metadata import (
 )
 from trafilatura.utils import load_html
 
-from tasks.boilerplate import MarkupMatcher, Rule
+from tasks.boilerplate import MarkupMatcher, Rule, combined_pattern
 from tasks.normalize import normalize_text
 from tasks.page_text import page_text
 from tasks.records import Extractor, Metadata
@@ -57,8 +57,10 @@ class Extraction:
 
 # trafilatura's parser settings, but every element an HtmlElement by a lookup in C: lxml.html's
 # own lookup calls Python for every element object trafilatura touches (~0.3 ms a page).
+# huge_tree: libxml2 otherwise stops at 256 levels of nesting and drops the text below
+# (generated pages nest that deep); with it, at 2,048. Here only, load_html keeps its limit.
 _PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
-                               remove_pis=True)
+                               remove_pis=True, huge_tree=True)
 _PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
     element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
     entity=lxml.html.HtmlEntity,
@@ -131,7 +133,7 @@ class _MarkupIndex:
                 for attr in matcher.attrs:
                     self.pairs.setdefault(attr, []).append((matcher, rule))
         self.combined = {
-            attr: re.compile("|".join(f"(?:{m.pattern.pattern})" for m, _ in pairs), re.IGNORECASE)
+            attr: combined_pattern([m.pattern for m, _ in pairs])
             for attr, pairs in self.pairs.items()
         }
         self.wanted: dict[str, dict[str, tuple[str, ...]]] = {attr: {} for attr in self.pairs}

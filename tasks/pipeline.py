@@ -14,11 +14,21 @@ from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_para
 from tasks.html import NoContent, extract_html
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
-from tasks.reading import UnreadableSource, content_hash, decode
+from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counted
 from tasks.records import KEPT, REMOVED, BatchResult, Document, Extractor, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
+# Bounds on what reaches the database, whatever the input: a load holds its documents'
+# text several times over (records, Arrow, DuckDB), and the search index its paragraphs.
+MAX_DOCUMENT_CHARS = 10_000_000
+MAX_PARAGRAPH_CHARS = 1_000_000
+
+
 _NOT_A_HEADLINE_END = re.compile(r"[.,;:…]$")
+
+
+class TooLarge(Exception):
+    """A document, or a paragraph of it, longer than the caps above."""
 
 
 def clean_paragraphs(text: str, rules: Sequence[Rule], markup: Sequence[tuple[str, str]] = ()) -> list[Paragraph]:
@@ -87,21 +97,28 @@ def clean_record(
     unless ``resolve`` is false: paragraphs are then only signed, for a caller that resolves
     them itself. Raises UnreadableSource or NoContent."""
     payload, hash_ = record.payload, _payload_hash(record)
-    meta, extractor, markup = record.meta, Extractor.PLAIN, ()
+    meta, extractor, markup, invalid_bytes = record.meta, Extractor.PLAIN, (), 0
     if record.kind == "html":
         extraction = extract_html(payload, record.meta.url, rules)
         text, markup, extractor = extraction.text, extraction.markup, extraction.extractor
         meta = _merge(record.meta, extraction.meta)
     else:
-        text = payload if isinstance(payload, str) else decode(payload)
+        decoded = Decoded(payload) if isinstance(payload, str) else decode_counted(payload)
+        text, invalid_bytes = decoded.text, decoded.invalid_bytes
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise TooLarge(f"{len(text):,} characters of text, over the {MAX_DOCUMENT_CHARS:,} a document may hold")
     paragraphs = clean_paragraphs(text, rules, markup)
+    longest = max(paragraphs, key=lambda p: len(p.text), default=None)
+    if longest is not None and len(longest.text) > MAX_PARAGRAPH_CHARS:
+        raise TooLarge(f"paragraph {longest.position} has {len(longest.text):,} characters, over the "
+                       f"{MAX_PARAGRAPH_CHARS:,} a paragraph may hold")
     sign_paragraphs(paragraphs)
     for paragraph in paragraphs:
         if paragraph.dup_of_position is not None:
             paragraph.dup_of_doc = record.doc_id
     document = Document(
         record.doc_id, record.source, hash_, paragraphs, title=meta.title or pick_title(paragraphs),
-        locator=record.locator, format=record.format, extractor=extractor, meta=meta,
+        locator=record.locator, format=record.format, extractor=extractor, meta=meta, invalid_bytes=invalid_bytes,
     )
     _detect(document)
     if resolve:
@@ -139,6 +156,8 @@ def clean_batch(
             result.failures.append(_failure(record, error.stage, "UnreadableSource", str(error)))
         except NoContent as error:
             result.failures.append(_failure(record, "extract", "NoContent", str(error)))
+        except TooLarge as error:
+            result.failures.append(_failure(record, "clean", "TooLarge", str(error)))
         except Exception as error:  # one bad document must not sink its batch
             result.failures.append(_failure(record, "clean", type(error).__name__, str(error)))
     return result

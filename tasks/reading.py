@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 import charset_normalizer
 
@@ -48,27 +49,79 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    invalid_bytes: int = 0  # bytes that were not valid UTF-8, each replaced by U+FFFD
+
+
 def decode(data: bytes) -> str:
-    """Decode bytes as UTF-8, else as the most plausible legacy encoding.
+    return decode_counted(data).text
+
+
+def decode_counted(data: bytes) -> Decoded:
+    """Decode bytes as UTF-8 (a few invalid bytes replaced and counted), UTF-16 (with or
+    without a byte-order mark), else as the most plausible legacy encoding.
 
     Raises UnreadableSource for empty, binary or undecodable content.
     """
     if not data.strip():
         raise UnreadableSource("read", "empty file: no text to ingest")
     bom = next((bom for bom in _BOMS if data.startswith(bom)), None)
+    encoding = _BOMS.get(bom, "utf-8")
     if bom is None and b"\x00" in data[:65536]:
-        raise UnreadableSource("decode", "binary content (NUL bytes), not text")
+        encoding = _utf16_without_bom(data[:65536])
+        if encoding is None:
+            raise UnreadableSource("decode", "binary content (NUL bytes), not text")
+    invalid = 0
     try:
-        text = data.decode(_BOMS.get(bom, "utf-8"))
+        text = data.decode(encoding)
     except UnicodeDecodeError:
-        if bom is not None:
-            raise UnreadableSource("decode", f"broken {_BOMS[bom]}: its byte-order mark is followed by invalid bytes") from None
-        text = _decode_legacy(data)
+        if encoding != "utf-8":
+            raise UnreadableSource("decode", f"broken {encoding}: invalid bytes where its text should be") from None
+        text, invalid = _mostly_utf8(data)
+        if text is None:
+            text, invalid = _decode_legacy(data), 0
     head = text[:65536]
     controls = len(_CONTROL_CHARS.findall(head))
     if controls > _MAX_CONTROL_SHARE * len(head):
         raise UnreadableSource("decode", f"binary content ({controls} control characters), not text")
-    return text
+    return Decoded(text, invalid)
+
+
+# UTF-16 text without a byte-order mark: mostly Latin letters, each with a NUL byte on the
+# same side of every pair. Binary data has its NULs on both sides.
+_UTF16_NUL_SIDE = 0.05
+_UTF16_OTHER_SIDE = 0.02
+_UTF16_MIN_SPACES = 0.03
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    pairs = len(head) // 2 or 1
+    for nuls, others, encoding in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls > _UTF16_NUL_SIDE * pairs and others <= _UTF16_OTHER_SIDE * pairs:
+            text = head[:len(head) // 2 * 2].decode(encoding, "replace")
+            # Words are separated: a run of one repeated non-space pair is not text.
+            if sum(char.isspace() for char in text) >= _UTF16_MIN_SPACES * len(text):
+                return encoding
+    return None
+
+
+_INVALID_UTF8 = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def _mostly_utf8(data: bytes) -> tuple[str | None, int]:
+    """UTF-8 with its invalid bytes replaced, and their number, when the valid multi-byte
+    characters outnumber them: a stray byte in a UTF-8 file. Read as a legacy code page,
+    every other accented letter of the file would turn to mojibake. None otherwise: a
+    legacy file's accented letters are all invalid UTF-8."""
+    escaped = data.decode("utf-8", "surrogateescape")
+    invalid = len(_INVALID_UTF8.findall(escaped))
+    if len(_NON_ASCII.findall(escaped)) < invalid:
+        return None, 0
+    return _INVALID_UTF8.sub("\ufffd", escaped), invalid
 
 
 def _decode_legacy(data: bytes) -> str:

@@ -114,6 +114,7 @@ class Document:
     extractor: Extractor = Extractor.PLAIN
     meta: Metadata = field(default_factory=Metadata)
     dup_of_doc: str | None = None  # the document it repeats, when all its kept paragraphs are duplicates
+    invalid_bytes: int = 0  # bytes of its UTF-8 source that were invalid, replaced by U+FFFD
 
     @property
     def text(self) -> str:

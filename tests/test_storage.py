@@ -368,7 +368,7 @@ def _as_written_by(path, version: int) -> None:
         con.execute("UPDATE docmill_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, version):
     """Version 1 had exact dedup only, version 2 no long teaser prefixes, version 3 no
     first-occurrence index. Opening one adds what is missing (band keys once), keeps the
