@@ -115,6 +115,8 @@ def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -
 
 
 _SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
+# A line of code (a call, an assignment, an import) repeats in documentation as content does.
+_CODE_LINE = re.compile(r"[=(){}\[\];]|^(import|from|def|class|return|const|let|var|#)\b")
 
 
 def _repeated_lines(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
@@ -123,7 +125,7 @@ def _repeated_lines(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> V
     occurrence, which stays, since a repeated heading may be the document's structure.
     Sentences are not labels: an interview page asks each guest the same question."""
     keys = _keys_of(texts, [alive and len(text) <= (rule.max_chars or 80) and not _SENTENCE_END.search(text)
-                            for text, alive in zip(texts, live)])
+                            and not _CODE_LINE.search(text) for text, alive in zip(texts, live)])
     counts = Counter(key for key in keys if key)
     first: dict[str, int] = {}
     verdicts: Verdicts = {}

@@ -103,6 +103,12 @@ def test_repeated_short_line_goes_but_a_line_said_twice_stays():
     assert [rule for text, rule in paragraphs if text == quote] == [None, None]
 
 
+def test_repeated_lines_of_code_are_content():
+    code = ["from pydantic import BaseModel, Field", "class User(BaseModel):", "user = User(name='John')"]
+    text = "\n".join(f"{ARTICLE}\n" + "\n".join(code) for _ in range(3))
+    assert {rule for line, rule in fates(text) if line in code} == {None}
+
+
 def test_truncated_repeat_points_at_its_source_even_cut_mid_word():
     first = "Le ministre a annoncé lundi une réforme des retraites qui sera présentée au Parlement en mars."
     teaser = "Le ministre a annoncé lundi une réforme des retraites qui sera prés…"
