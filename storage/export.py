@@ -30,7 +30,9 @@ def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs:
     target = str(out).replace("'", "''")
     # The --where condition is SQL from the command line: it may read the corpus, and the
     # connection may write ``out``, nothing else.
-    with connect(db, wait=wait, sandboxed=True, allowed_paths=[str(out)]) as con:
+    # Over an existing file, COPY writes tmp_<name> beside it and renames it into place.
+    staging = Path(out).with_name(f"tmp_{Path(out).name}")
+    with connect(db, wait=wait, sandboxed=True, allowed_paths=[str(out), str(staging)]) as con:
         try:
             return con.execute(
                 f"""
