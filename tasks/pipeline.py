@@ -14,7 +14,7 @@ from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_para
 from tasks.html import NoContent, extract_html
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
-from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counted
+from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counted, reject_binary
 from tasks.records import KEPT, REMOVED, BatchResult, Document, Extractor, Failure, Metadata, Paragraph, RawRecord
 
 TITLE_MAX_CHARS = 200
@@ -99,6 +99,8 @@ def clean_record(
     payload, hash_ = record.payload, _payload_hash(record)
     meta, extractor, markup, invalid_bytes = record.meta, Extractor.PLAIN, (), 0
     if record.kind == "html":
+        if isinstance(payload, bytes):
+            reject_binary(payload)
         extraction = extract_html(payload, record.meta.url, rules)
         text, markup, extractor = extraction.text, extraction.markup, extraction.extractor
         meta = _merge(record.meta, extraction.meta)

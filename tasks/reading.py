@@ -55,6 +55,23 @@ class Decoded:
     invalid_bytes: int = 0  # bytes that were not valid UTF-8, each replaced by U+FFFD
 
 
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20)])
+
+
+def reject_binary(data: bytes) -> None:
+    """Raise UnreadableSource for bytes that are no text docmill reads (random bytes named
+    .html, say): NUL bytes outside UTF-16, or more control bytes than text ever has. For
+    payloads another library decodes (HTML), which would turn such bytes into garbage text."""
+    head = data[:65536]
+    if any(head.startswith(bom) for bom in _BOMS):
+        return
+    if b"\x00" in head and _utf16_without_bom(head) is None:
+        raise UnreadableSource("decode", "binary content (NUL bytes), not text")
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls > _MAX_CONTROL_SHARE * len(head):
+        raise UnreadableSource("decode", f"binary content ({controls} control bytes), not text")
+
+
 def decode(data: bytes) -> str:
     return decode_counted(data).text
 

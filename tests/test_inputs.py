@@ -255,3 +255,14 @@ def test_changed_source_is_replaced_unchanged_skipped_and_lost_records_deleted(t
         assert texts == {"line 1": stories["s0"], "line 2": stories["s2"]}
         assert corpus.con.execute("SELECT count(*) FROM paragraphs WHERE text LIKE 'Story number 1%'").fetchone() == (0,)
         assert load(corpus, [inbox], "third") == LoadCounts(documents_unchanged=3)
+
+
+def test_random_bytes_named_html_are_a_failure_not_a_document(tmp_path):
+    rng = __import__("random").Random(7)
+    noise = bytes(rng.randrange(256) for _ in range(4000))
+    without_nul = noise.replace(b"\x00", b"\x01")
+    (tmp_path / "noise.html").write_bytes(noise)
+    (tmp_path / "noise_without_nul.html").write_bytes(without_nul)
+    result = clean_batch(records_of(tmp_path / "noise.html") + records_of(tmp_path / "noise_without_nul.html"), {})
+    assert not result.documents
+    assert [(f.stage, f.message.split(" (")[0]) for f in result.failures] == [("decode", "binary content")] * 2
