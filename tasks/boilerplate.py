@@ -21,9 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from tasks.dedup import dedup_key, dedup_keys
+from tasks.lexicon import DEFAULT_RULES, Lexicons, expand, read_lexicons
 from tasks.records import KEPT, REMOVED, Paragraph
-
-DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
 
 ANYWHERE, HEAD, TAIL = "patterns", "head", "tail"
 _RULE_KEYS = {"name", "description", "patterns", "head", "tail", "max_chars", "min_chars", "min_count", "langs",
@@ -139,7 +138,7 @@ DETECTORS: dict[str, Callable[[Sequence[str], Sequence[bool], Rule], Verdicts]] 
 
 # --- loading ----------------------------------------------------------------------------------
 
-def _compile_rule(entry: dict, origin: str) -> Rule:
+def _compile_rule(entry: dict, origin: str, lexicons: Lexicons) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise RuleError(f"{origin}: a [[rule]] has no name")
@@ -156,7 +155,8 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
     if context is None and not any(shapes.values()) and not markup:
         raise RuleError(f"{rule_at}: give 'patterns' (or 'head'/'tail'), 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
-    compiled = {key: tuple(_compile_pattern(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
+    compiled = {key: tuple(_compile_pattern(p, flags, rule_at, lexicons) for p in patterns)
+                for key, patterns in shapes.items()}
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -173,9 +173,11 @@ def _compile_rule(entry: dict, origin: str) -> Rule:
     )
 
 
-def _compile_pattern(pattern: str, flags: int, rule_at: str) -> re.Pattern[str]:
+def _compile_pattern(pattern: str, flags: int, rule_at: str, lexicons: Lexicons) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, flags)
+        return re.compile(expand(pattern, lexicons), flags)
+    except KeyError as error:
+        raise RuleError(f"{rule_at}: pattern {pattern!r} names unknown lexicon {error}; known: {sorted(lexicons)}") from None
     except (re.error, TypeError) as error:
         raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
 
@@ -202,25 +204,28 @@ def _compile_markup(entry: dict, rule_at: str) -> MarkupMatcher:
     )
 
 
-def _read_rule_file(path: Path) -> tuple[list[Rule], list[str]]:
+def _read_rule_file(path: Path) -> tuple[dict, Lexicons]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        return data, read_lexicons(data, str(path))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
         raise RuleError(f"{path}: cannot read rules: {error}") from None
-    rules = [_compile_rule(entry, str(path)) for entry in data.get("rule", [])]
-    return rules, list(data.get("disable", []))
 
 
 @lru_cache(maxsize=8)
 def load_rules(spec: RuleSpec = RuleSpec()) -> tuple[Rule, ...]:
     """The default rules, then each file's rules (a rule with an existing name replaces it),
-    less the disabled ones. Compiled once per process per spec."""
+    less the disabled ones; a file's lexicon replaces the one of the same name for every
+    rule. Compiled once per process per spec."""
+    files = [(str(path), *_read_rule_file(path)) for path in (DEFAULT_RULES, *map(Path, spec.files))]
+    lexicons: Lexicons = {}
+    for _, _, file_lexicons in files:
+        lexicons.update(file_lexicons)
     by_name: dict[str, Rule] = {}
     disabled = set(spec.disabled)
-    for path in (DEFAULT_RULES, *map(Path, spec.files)):
-        rules, disable = _read_rule_file(path)
-        by_name.update((rule.name, rule) for rule in rules)
-        disabled.update(disable)
+    for origin, data, _ in files:
+        by_name.update((rule.name, rule) for rule in (_compile_rule(entry, origin, lexicons) for entry in data.get("rule", [])))
+        disabled.update(data.get("disable", []))
     unknown = disabled - set(by_name)
     if unknown:
         raise RuleError(f"cannot disable unknown rules {sorted(unknown)}; known: {sorted(by_name)}")

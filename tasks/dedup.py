@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.lexicon import dedup_tail_phrases
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity, shared_bands_needed
 from tasks.records import DUPLICATE, EXACT, KEPT, NEAR, REMOVED, TEASER, Paragraph
 
@@ -46,21 +47,6 @@ MAX_ORIGINALS_PER_BAND = 64
 
 TIERS = (EXACT, TEASER, NEAR)
 
-# "Read more" and share prompts that sites glue to the end of a paragraph, as dedup_key
-# spells them. A paragraph repeated with one of these is the same paragraph.
-_TAILS = (
-    "read more", "continue reading", "read the full story", "read the full article", "share this article",
-    "share on facebook", "share on twitter", "share on x", "share on linkedin",
-    "lire la suite", "lire aussi", "en savoir plus", "partager cet article", "partager sur facebook",
-    "partager sur twitter", "partager sur x",
-    "weiterlesen", "mehr lesen", "mehr erfahren", "artikel teilen", "auf facebook teilen", "auf x teilen",
-    "leer más", "seguir leyendo", "compartir este artículo", "compartir en facebook", "compartir en twitter",
-    "leggi tutto", "continua a leggere", "condividi su facebook", "leia mais", "continue lendo",
-    "lees meer", "lees verder", "czytaj dalej", "czytaj więcej", "читать далее", "подробнее",
-    "阅读全文", "阅读更多", "查看全文", "分享到微信", "分享到微博", "続きを読む", "もっと見る", "記事をシェア",
-    "この記事をシェア",
-)
-_TAILS = tuple(sorted(_TAILS, key=len, reverse=True))  # "この記事をシェア" before "記事をシェア"
 # Left between a paragraph and its tail once punctuation is folded: "… | Read more", "→ Share".
 _SEPARATORS = " |/→>+~*=-"
 _ELLIPSIS = re.compile(r"\.{3,}|…")
@@ -113,15 +99,30 @@ def _fold(text: str) -> str:
     return codes.tobytes().decode("utf-32-le")
 
 
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer; CJK and Japanese
+# kana from U+2E80): a tail in them is glued to the word before it.
+_SPACELESS = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\U0010ffff]")
+
+
+@functools.cache
+def _tails() -> tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]:
+    """The "read more" and share prompts sites glue to the end of a paragraph (the rules
+    file's dedup_tails lexicons), as dedup_key spells them, longest first ("この記事をシェア"
+    before "記事をシェア"); each with whether it must start a word."""
+    keys = sorted(set(dedup_keys(dedup_tail_phrases())), key=len, reverse=True)
+    return tuple(keys), tuple((tail, not _SPACELESS.match(tail)) for tail in keys)
+
+
 def _without_tails(key: str) -> str:
-    """``key`` less the known tails at its end. A tail in Latin or Cyrillic letters must
-    start a word: "prices spread more" does not end in "read more"."""
-    stripped = key.endswith(_TAILS)  # one C call settles almost every paragraph
+    """``key`` less the known tails at its end. A tail in a script with spaces must start a
+    word: "prices spread more" does not end in "read more"."""
+    every_tail, tails = _tails()
+    stripped = key.endswith(every_tail)  # one C call settles almost every paragraph
     while stripped:
         stripped = False
-        for tail in _TAILS:
+        for tail, word_start in tails:
             cut = len(key) - len(tail)
-            if key.endswith(tail) and (cut == 0 or not key[cut - 1].isalnum() or ord(tail[0]) >= 0x2E80):
+            if key.endswith(tail) and (cut == 0 or not word_start or not key[cut - 1].isalnum()):
                 key, stripped = key[:cut].rstrip(_SEPARATORS), True
                 break
     return key

@@ -131,6 +131,14 @@ def test_user_rules_add_replace_and_disable(tmp_path):
     assert ("Rechercher", None) in fates(f"Rechercher\n{ARTICLE}", without)
 
 
+def test_a_user_lexicon_replaces_the_built_in_one_for_every_rule(tmp_path):
+    extra = tmp_path / "rules.toml"
+    extra.write_text('[lexicon.search]\nxx = ["finden sie es"]\n', encoding="utf-8")
+    rules = load_rules(RuleSpec(files=(str(extra),)))
+    assert ("Finden Sie es", "search_ui") in fates(f"{ARTICLE}\nFinden Sie es\n{ARTICLE} Again.", rules)
+    assert ("Search", None) in fates(f"{ARTICLE}\nSearch\n{ARTICLE} Again.", rules)
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
@@ -143,6 +151,8 @@ def test_user_rules_add_replace_and_disable(tmp_path):
         ("[[rule]]\nname = 'mk'\nmarkup = [{attr = 'class', pattern = '('}]\n", "rule 'mk': bad markup pattern '('"),
         ("[[rule]]\nname = 'at'\nmarkup = [{attr = '@class', pattern = 'x'}]\n", "rule 'at': markup 'attr' must be attribute names"),
         ("disable = ['no_such_rule']\n", "cannot disable unknown rules ['no_such_rule']"),
+        ("[[rule]]\nname = 'lx'\npatterns = ['^{no_such_list}$']\n", "rule 'lx': pattern '^{no_such_list}$' names unknown lexicon 'no_such_list'"),
+        ("[lexicon.search]\nen = 'search'\n", "lexicon 'search' must map languages to lists of phrases"),
         ("[[rule]\n", "cannot read rules"),
     ],
 )
