@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tasks.dedup import dedup_key, dedup_keys
+from tasks.dedup import dedup_key, dedup_keys, teaser_text
 from tasks.lexicon import DEFAULT_RULES, Lexicons, expand, read_lexicons
 from tasks.records import KEPT, REMOVED, Paragraph
 
@@ -76,9 +76,9 @@ class RuleSpec:
 
 # --- document-level detectors -------------------------------------------------------------
 
-_ELLIPSIS_END = re.compile(r"(?:\.{3,}|…)\s*[)\]»\"”’]?\s*$")
-
 Verdicts = dict[int, int | None]
+
+_SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
 
 
 def _keys_of(texts: Sequence[str], wanted: Sequence[bool]) -> list[str]:
@@ -90,28 +90,50 @@ def _keys_of(texts: Sequence[str], wanted: Sequence[bool]) -> list[str]:
     return keys
 
 
+def _lede_pairs(texts: Sequence[str], live: Sequence[bool]) -> list[tuple[int, int]]:
+    """Each live paragraph longer than every one before it (the title, a lede: the top of
+    the document), with the next such paragraph, the first one after it that is longer."""
+    tops: list[int] = []
+    for i in (i for i, alive in enumerate(live) if alive):
+        if not tops or len(texts[i]) > len(texts[tops[-1]]):
+            tops.append(i)
+    return list(zip(tops, tops[1:]))
+
+
 def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
-    """Paragraphs ending in an ellipsis whose text before it (possibly cut mid-word) begins
-    another paragraph of the document: the teaser of an article repeated at its foot."""
-    candidates = [i for i, text in enumerate(texts) if live[i] and _ELLIPSIS_END.search(text)]
-    if not candidates:
-        return {}
-    keys = _keys_of(texts, live)
+    """Teasers of another paragraph of the same document, which stays:
+
+    - a paragraph ending in an ellipsis (perhaps then "Read more") whose text before it,
+      possibly cut mid-word, begins another paragraph: an article's teaser repeated at its
+      foot, or above it;
+    - at the top, a lede without an ellipsis whose full paragraph is the next longer one,
+      when it stops mid-word or at the end of a sentence (a headline that begins the first
+      paragraph stops at a word and stays)."""
+    teasers = {i: cut for i, text in enumerate(texts) if live[i] and (cut := teaser_text(text)) is not None}
     verdicts: Verdicts = {}
-    for i in candidates:
-        prefix = dedup_key(_ELLIPSIS_END.sub("", texts[i]))
-        if len(prefix) < rule.min_chars:
-            continue
-        source = next(
-            (j for j, key in enumerate(keys) if j != i and len(key) > len(prefix) and key.startswith(prefix)),
-            None,
-        )
-        if source is not None:
-            verdicts[i] = source
+    if teasers:
+        keys = _keys_of(texts, live)
+        for i, cut in teasers.items():
+            prefix = dedup_key(cut)
+            if len(prefix) < rule.min_chars:
+                continue
+            source = next(
+                (j for j, key in enumerate(keys) if j != i and len(key) > len(prefix) and key.startswith(prefix)),
+                None,
+            )
+            if source is not None:
+                verdicts[i] = source
+    # Keys cost some 15 µs a paragraph; a lede and its paragraph open with the same characters.
+    ledes = [(i, j) for i, j in _lede_pairs(texts, live)
+             if i not in teasers and len(texts[i]) >= rule.min_chars and texts[j].startswith(texts[i][:10])]
+    pair_keys = iter(dedup_keys([texts[k] for pair in ledes for k in pair]))
+    for i, j in ledes:
+        lede, full = next(pair_keys), next(pair_keys)
+        if len(lede) >= rule.min_chars and len(full) > len(lede) and full.startswith(lede) and (
+            (lede[-1].isalnum() and full[len(lede)].isalnum()) or _SENTENCE_END.search(texts[i])
+        ):
+            verdicts[i] = j
     return verdicts
-
-
-_SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
 
 
 def _repeated_lines(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:

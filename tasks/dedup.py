@@ -148,12 +148,18 @@ def _fingerprint(key: str) -> int | None:
     return _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
 
 
+def teaser_text(text: str) -> str | None:
+    """The text before the ellipsis that ends ``text``, perhaps followed by a closing quote
+    or a "read more" prompt; None if it does not end so."""
+    if "…" not in text and "..." not in text:
+        return None
+    *_, last = _ELLIPSIS.finditer(text)
+    return None if _without_tails(dedup_key(text[last.end() :])) else text[: last.start()]
+
+
 def is_teaser(text: str) -> bool:
     """Ends in an ellipsis, perhaps followed by a closing quote or a "read more" prompt."""
-    if "…" not in text and "..." not in text:
-        return False
-    *_, last = _ELLIPSIS.finditer(text)
-    return not _without_tails(dedup_key(text[last.end() :]))
+    return teaser_text(text) is not None
 
 
 def sign_paragraphs(paragraphs: Sequence[Paragraph]) -> None:

@@ -110,6 +110,44 @@ def test_truncated_repeat_points_at_its_source_even_cut_mid_word():
     assert (paragraphs[2].removed_by, paragraphs[2].dup_of_position) == ("truncated_repeat", 0)
 
 
+def test_teaser_followed_by_read_more_points_at_its_source():
+    first = "Le ministre a annoncé lundi une réforme des retraites qui sera présentée au Parlement en mars."
+    teaser = "Le ministre a annoncé lundi une réforme des retraites… Lire la suite"
+    paragraphs = clean_paragraphs(f"{first}\n{ARTICLE}\n{teaser}", RULES)
+    assert (paragraphs[-1].removed_by, paragraphs[-1].dup_of_position) == ("truncated_repeat", 0)
+
+
+FULL_LEDE = ("The council met on Monday to discuss the new budget. It rises by four percent, "
+             "the largest increase in a decade, and goes to a vote next week.")
+
+
+@pytest.mark.parametrize(
+    "lede",
+    [
+        "The council met on Monday to discuss the new budget. It rises by four perc",  # cut mid-word
+        "The council met on Monday to discuss the new budget.",  # cut after a sentence
+        "The council met on Monday to discuss the new budget. It rises by four percent, the…",
+    ],
+)
+def test_lede_at_the_top_goes_and_its_full_paragraph_stays(lede: str):
+    paragraphs = clean_paragraphs(f"Budget vote next week\n{lede}\nBy Jane Doe\n{FULL_LEDE}\n{ARTICLE}", RULES)
+    assert [(p.removed_by, p.dup_of_position) for p in paragraphs] == [
+        (None, None), ("truncated_repeat", 3), (None, None), (None, None), (None, None), (None, None)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a headline that begins the first paragraph stops at a word: it stays
+        f"The council met on Monday to discuss the new budget\n{FULL_LEDE}",
+        # the same words after the body has begun are content, not a lede
+        f"{ARTICLE}\nThe council met on Monday to discuss the new budget. It rises by four perc\n{FULL_LEDE}",
+    ],
+)
+def test_prefix_that_is_no_lede_stays(text: str):
+    assert all(p.removed_by is None for p in clean_paragraphs(text, RULES))
+
+
 def test_short_ellipsis_prefix_is_not_a_teaser():
     paragraphs = clean_paragraphs(f"Le ministre a annoncé lundi une réforme.\n{ARTICLE}\nLe ministre...", RULES)
     assert paragraphs[-1].removed_by is None
