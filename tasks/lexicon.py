@@ -33,10 +33,27 @@ def read_lexicons(data: dict, origin: str) -> Lexicons:
 
 
 def _alternation(phrases: tuple[str, ...]) -> str:
-    # Longest first, so that "share this article" is tried before "share"; an apostrophe
-    # matches the typographic one too (normalisation keeps both).
-    escaped = (re.escape(p).replace("'", "['’]") for p in sorted(set(phrases), key=len, reverse=True))
-    return "(?:" + "|".join(escaped) + ")"
+    """The phrases as one group, factored by their common beginnings: a plain alternation of
+    hundreds of phrases makes the regex engine try every one of them in turn (a
+    case-insensitive literal skips no branch), a factored one a branch per distinct letter."""
+    trie: dict = {}
+    for phrase in phrases:
+        node = trie
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return "(?:" + _factored(trie) + ")"
+
+
+def _factored(node: dict) -> str:
+    # An apostrophe matches the typographic one too (normalisation keeps both).
+    branches = [(re.escape(char).replace("'", "['’]")) + _factored(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    group = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" not in node:
+        return group
+    return (group if len(branches) == 1 and len(group) == 1 else f"(?:{group})") + "?"
 
 
 def expand(pattern: str, lexicons: Lexicons) -> str:
