@@ -50,6 +50,7 @@ TIERS = (EXACT, TEASER, NEAR)
 # Left between a paragraph and its tail once punctuation is folded: "… | Read more", "→ Share".
 _SEPARATORS = " |/→>+~*=-"
 _ELLIPSIS = re.compile(r"\.{3,}|…")
+_ONE_CLOSING_MARK = re.compile(r"\s*[)\]»\"”’]?[.,;]?\s*")
 
 FirstSeen = MutableMapping
 
@@ -154,12 +155,16 @@ def _fingerprint(key: str) -> int | None:
 
 
 def teaser_text(text: str) -> str | None:
-    """The text before the ellipsis that ends ``text``, perhaps followed by a closing quote
-    or a "read more" prompt; None if it does not end so."""
+    """The text before the ellipsis that ends ``text``, perhaps followed by one closing quote
+    or bracket, or by a "read more" prompt; None if it does not end so ("( [ argument [, ...]
+    ] )" closes a syntax, it is not cut short)."""
     if "…" not in text and "..." not in text:
         return None
     *_, last = _ELLIPSIS.finditer(text)
-    return None if _without_tails(dedup_key(text[last.end() :])) else text[: last.start()]
+    rest = text[last.end() :]
+    tail = dedup_key(rest)
+    ends = not _without_tails(tail) if tail else _ONE_CLOSING_MARK.fullmatch(rest)
+    return text[: last.start()] if ends else None
 
 
 def is_teaser(text: str) -> bool:

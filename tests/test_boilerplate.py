@@ -77,6 +77,8 @@ def test_boilerplate_line_is_removed_by_its_rule(line: str, rule: str):
         "The photo, taken by an AFP photographer, shows the minister leaving the building.",
         # a long paragraph describing a journalist, not at the tail
         "Marie Dupont est une journaliste qui a couvert trois guerres avant de rejoindre la rédaction.",
+        # an item of a list of services
+        "- Advertising",
     ],
 )
 def test_hard_negative_stays_kept(content: str):
@@ -146,6 +148,12 @@ def test_lede_at_the_top_goes_and_its_full_paragraph_stays(lede: str):
 )
 def test_prefix_that_is_no_lede_stays(text: str):
     assert all(p.removed_by is None for p in clean_paragraphs(text, RULES))
+
+
+def test_syntax_ending_in_an_ellipsis_and_brackets_is_not_a_teaser():
+    syntax = "[ LATERAL ] function_name ( [ argument [, ...] ] )"
+    paragraphs = clean_paragraphs(f"{ARTICLE}\n{syntax}\n{syntax} [ AS ] alias ( column_definition [, ...] )", RULES)
+    assert all(p.removed_by is None for p in paragraphs)
 
 
 def test_short_ellipsis_prefix_is_not_a_teaser():
