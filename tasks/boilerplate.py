@@ -22,10 +22,9 @@ from pathlib import Path
 
 import re2
 
-from tasks.dedup import dedup_key, dedup_keys
+from tasks.dedup import dedup_key, dedup_keys, teaser_text
+from tasks.lexicon import DEFAULT_RULES, Lexicons, expand, read_lexicons
 from tasks.records import KEPT, REMOVED, Paragraph
-
-DEFAULT_RULES = Path(__file__).with_name("rules") / "default.toml"
 
 ANYWHERE, HEAD, TAIL = "patterns", "head", "tail"
 _RULE_KEYS = {"name", "description", "patterns", "head", "tail", "max_chars", "min_chars", "min_count", "langs",
@@ -79,9 +78,9 @@ class RuleSpec:
 
 # --- document-level detectors -------------------------------------------------------------
 
-_ELLIPSIS_END = re.compile(r"(?:\.{3,}|…)\s*[)\]»\"”’]?\s*$")
-
 Verdicts = dict[int, int | None]
+
+_SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
 
 
 def _keys_of(texts: Sequence[str], wanted: Sequence[bool]) -> list[str]:
@@ -93,28 +92,52 @@ def _keys_of(texts: Sequence[str], wanted: Sequence[bool]) -> list[str]:
     return keys
 
 
+def _lede_pairs(texts: Sequence[str], live: Sequence[bool]) -> list[tuple[int, int]]:
+    """Each live paragraph longer than every one before it (the title, a lede: the top of
+    the document), with the next such paragraph, the first one after it that is longer."""
+    tops: list[int] = []
+    for i in (i for i, alive in enumerate(live) if alive):
+        if not tops or len(texts[i]) > len(texts[tops[-1]]):
+            tops.append(i)
+    return list(zip(tops, tops[1:]))
+
+
 def _truncated_repeats(texts: Sequence[str], live: Sequence[bool], rule: Rule) -> Verdicts:
-    """Paragraphs ending in an ellipsis whose text before it (possibly cut mid-word) begins
-    another paragraph of the document: the teaser of an article repeated at its foot."""
-    candidates = [i for i, text in enumerate(texts) if live[i] and _ELLIPSIS_END.search(text)]
-    if not candidates:
-        return {}
-    keys = _keys_of(texts, live)
+    """Teasers of another paragraph of the same document, which stays:
+
+    - a paragraph ending in an ellipsis (perhaps then "Read more") whose text before it,
+      possibly cut mid-word, begins another paragraph: an article's teaser repeated at its
+      foot, or above it;
+    - at the top, a lede without an ellipsis whose full paragraph is the next longer one,
+      when it stops mid-word or at the end of a sentence (a headline that begins the first
+      paragraph stops at a word and stays)."""
+    teasers = {i: cut for i, text in enumerate(texts) if live[i] and (cut := teaser_text(text)) is not None}
     verdicts: Verdicts = {}
-    for i in candidates:
-        prefix = dedup_key(_ELLIPSIS_END.sub("", texts[i]))
-        if len(prefix) < rule.min_chars:
-            continue
-        source = next(
-            (j for j, key in enumerate(keys) if j != i and len(key) > len(prefix) and key.startswith(prefix)),
-            None,
-        )
-        if source is not None:
-            verdicts[i] = source
+    if teasers:
+        keys = _keys_of(texts, live)
+        for i, cut in teasers.items():
+            prefix = dedup_key(cut)
+            if len(prefix) < rule.min_chars:
+                continue
+            source = next(
+                (j for j, key in enumerate(keys) if j != i and len(key) > len(prefix) and key.startswith(prefix)),
+                None,
+            )
+            if source is not None:
+                verdicts[i] = source
+    # Keys cost some 15 µs a paragraph; a lede and its paragraph open with the same characters.
+    ledes = [(i, j) for i, j in _lede_pairs(texts, live)
+             if i not in teasers and len(texts[i]) >= rule.min_chars and texts[j].startswith(texts[i][:10])]
+    pair_keys = iter(dedup_keys([texts[k] for pair in ledes for k in pair]))
+    for i, j in ledes:
+        lede, full = next(pair_keys), next(pair_keys)
+        if len(lede) >= rule.min_chars and len(full) > len(lede) and full.startswith(lede) and (
+            (lede[-1].isalnum() and full[len(lede)].isalnum()) or _SENTENCE_END.search(texts[i])
+        ):
+            verdicts[i] = j
     return verdicts
 
 
-_SENTENCE_END = re.compile(r"[.!?…。！？]\W{0,2}$")
 # A line of code (a call, an assignment, an import) repeats in documentation as content does.
 _CODE_LINE = re.compile(r"[=(){}\[\];]|^(import|from|def|class|return|const|let|var|#)\b")
 
@@ -143,7 +166,7 @@ DETECTORS: dict[str, Callable[[Sequence[str], Sequence[bool], Rule], Verdicts]] 
 
 # --- loading ----------------------------------------------------------------------------------
 
-def _compile_rule(entry: dict, origin: str, user: bool = False) -> Rule:
+def _compile_rule(entry: dict, origin: str, lexicons: Lexicons, user: bool = False) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise RuleError(f"{origin}: a [[rule]] has no name")
@@ -160,8 +183,8 @@ def _compile_rule(entry: dict, origin: str, user: bool = False) -> Rule:
     if context is None and not any(shapes.values()) and not markup:
         raise RuleError(f"{rule_at}: give 'patterns' (or 'head'/'tail'), 'context' or 'markup'")
     flags = 0 if entry.get("case_sensitive", False) else re.IGNORECASE
-    compile_ = _compile_user_pattern if user else _compile_pattern
-    compiled = {key: tuple(compile_(p, flags, rule_at) for p in patterns) for key, patterns in shapes.items()}
+    compiled = {key: tuple(_compile_pattern(p, flags, rule_at, lexicons, user) for p in patterns)
+                for key, patterns in shapes.items()}
     return Rule(
         name=name,
         description=entry.get("description", ""),
@@ -178,10 +201,20 @@ def _compile_rule(entry: dict, origin: str, user: bool = False) -> Rule:
     )
 
 
-def _compile_pattern(pattern: str, flags: int, rule_at: str) -> re.Pattern[str]:
+def _compile_pattern(pattern: str, flags: int, rule_at: str, lexicons: Lexicons,
+                     user: bool = False) -> re.Pattern[str] | re2._Regexp:
+    """A rule's pattern with its lexicons ({name}) spelled out; a user's on RE2."""
     try:
-        return re.compile(pattern, flags)
-    except (re.error, TypeError) as error:
+        source = expand(pattern, lexicons)
+    except KeyError as error:
+        raise RuleError(f"{rule_at}: pattern {pattern!r} names unknown lexicon {error}; known: {sorted(lexicons)}") from None
+    except TypeError as error:
+        raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
+    if user:
+        return _compile_user_pattern(source, flags, rule_at)
+    try:
+        return re.compile(source, flags)
+    except re.error as error:
         raise RuleError(f"{rule_at}: bad pattern {pattern!r}: {error}") from None
 
 
@@ -236,25 +269,30 @@ def _compile_markup(entry: dict, rule_at: str, user: bool = False) -> MarkupMatc
     )
 
 
-def _read_rule_file(path: Path) -> tuple[list[Rule], list[str]]:
+def _read_rule_file(path: Path) -> tuple[dict, Lexicons]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        return data, read_lexicons(data, str(path))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
         raise RuleError(f"{path}: cannot read rules: {error}") from None
-    rules = [_compile_rule(entry, str(path), user=path != DEFAULT_RULES) for entry in data.get("rule", [])]
-    return rules, list(data.get("disable", []))
 
 
 @lru_cache(maxsize=8)
 def load_rules(spec: RuleSpec = RuleSpec()) -> tuple[Rule, ...]:
     """The default rules, then each file's rules (a rule with an existing name replaces it),
-    less the disabled ones. Compiled once per process per spec."""
+    less the disabled ones; a file's lexicon replaces the one of the same name for every
+    rule. Compiled once per process per spec."""
+    files = [(str(path), *_read_rule_file(path)) for path in (DEFAULT_RULES, *map(Path, spec.files))]
+    lexicons: Lexicons = {}
+    for _, _, file_lexicons in files:
+        lexicons.update(file_lexicons)
     by_name: dict[str, Rule] = {}
     disabled = set(spec.disabled)
-    for path in (DEFAULT_RULES, *map(Path, spec.files)):
-        rules, disable = _read_rule_file(path)
-        by_name.update((rule.name, rule) for rule in rules)
-        disabled.update(disable)
+    for origin, data, _ in files:
+        user = origin != str(DEFAULT_RULES)  # a user's patterns compile on RE2
+        by_name.update((rule.name, rule) for rule in (_compile_rule(entry, origin, lexicons, user)
+                                                      for entry in data.get("rule", [])))
+        disabled.update(data.get("disable", []))
     unknown = disabled - set(by_name)
     if unknown:
         raise RuleError(f"cannot disable unknown rules {sorted(unknown)}; known: {sorted(by_name)}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.lexicon import dedup_tail_phrases
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD, Comparable, band_keys, near_similarity, shared_bands_needed
 from tasks.records import DUPLICATE, EXACT, KEPT, NEAR, REMOVED, TEASER, Paragraph
 
@@ -46,24 +47,10 @@ MAX_ORIGINALS_PER_BAND = 64
 
 TIERS = (EXACT, TEASER, NEAR)
 
-# "Read more" and share prompts that sites glue to the end of a paragraph, as dedup_key
-# spells them. A paragraph repeated with one of these is the same paragraph.
-_TAILS = (
-    "read more", "continue reading", "read the full story", "read the full article", "share this article",
-    "share on facebook", "share on twitter", "share on x", "share on linkedin",
-    "lire la suite", "lire aussi", "en savoir plus", "partager cet article", "partager sur facebook",
-    "partager sur twitter", "partager sur x",
-    "weiterlesen", "mehr lesen", "mehr erfahren", "artikel teilen", "auf facebook teilen", "auf x teilen",
-    "leer más", "seguir leyendo", "compartir este artículo", "compartir en facebook", "compartir en twitter",
-    "leggi tutto", "continua a leggere", "condividi su facebook", "leia mais", "continue lendo",
-    "lees meer", "lees verder", "czytaj dalej", "czytaj więcej", "читать далее", "подробнее",
-    "阅读全文", "阅读更多", "查看全文", "分享到微信", "分享到微博", "続きを読む", "もっと見る", "記事をシェア",
-    "この記事をシェア",
-)
-_TAILS = tuple(sorted(_TAILS, key=len, reverse=True))  # "この記事をシェア" before "記事をシェア"
 # Left between a paragraph and its tail once punctuation is folded: "… | Read more", "→ Share".
 _SEPARATORS = " |/→>+~*=-"
 _ELLIPSIS = re.compile(r"\.{3,}|…")
+_ONE_CLOSING_MARK = re.compile(r"\s*[)\]»\"”’]?[.,;]?\s*")
 
 FirstSeen = MutableMapping
 
@@ -113,17 +100,37 @@ def _fold(text: str) -> str:
     return codes.tobytes().decode("utf-32-le")
 
 
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer; CJK and Japanese
+# kana from U+2E80): a tail in them is glued to the word before it.
+_SPACELESS = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\U0010ffff]")
+
+
+@functools.cache
+def _tails() -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]]:
+    """The "read more" and share prompts sites glue to the end of a paragraph (the rules
+    file's dedup_tails lexicons), as dedup_key spells them, by last character (a paragraph's
+    last character rules out all but a few of some 300 tails): the tails, for one C call,
+    and each with whether it must start a word, longest first ("この記事をシェア" before
+    "記事をシェア")."""
+    by_last: dict[str, list[str]] = {}
+    for tail in sorted(set(dedup_keys(dedup_tail_phrases())), key=len, reverse=True):
+        by_last.setdefault(tail[-1], []).append(tail)
+    return {last: (tuple(tails), tuple((tail, not _SPACELESS.match(tail)) for tail in tails))
+            for last, tails in by_last.items()}
+
+
 def _without_tails(key: str) -> str:
-    """``key`` less the known tails at its end. A tail in Latin or Cyrillic letters must
-    start a word: "prices spread more" does not end in "read more"."""
-    stripped = key.endswith(_TAILS)  # one C call settles almost every paragraph
-    while stripped:
-        stripped = False
-        for tail in _TAILS:
+    """``key`` less the known tails at its end. A tail in a script with spaces must start a
+    word: "prices spread more" does not end in "read more"."""
+    by_last = _tails()
+    while key and (entry := by_last.get(key[-1])) and key.endswith(entry[0]):
+        for tail, word_start in entry[1]:
             cut = len(key) - len(tail)
-            if key.endswith(tail) and (cut == 0 or not key[cut - 1].isalnum() or ord(tail[0]) >= 0x2E80):
-                key, stripped = key[:cut].rstrip(_SEPARATORS), True
+            if key.endswith(tail) and (cut == 0 or not word_start or not key[cut - 1].isalnum()):
+                key = key[:cut].rstrip(_SEPARATORS)
                 break
+        else:
+            break
     return key
 
 
@@ -147,12 +154,22 @@ def _fingerprint(key: str) -> int | None:
     return _hash64(key, b"") if len(key) >= MIN_DEDUP_CHARS else None
 
 
+def teaser_text(text: str) -> str | None:
+    """The text before the ellipsis that ends ``text``, perhaps followed by one closing quote
+    or bracket, or by a "read more" prompt; None if it does not end so ("( [ argument [, ...]
+    ] )" closes a syntax, it is not cut short)."""
+    if "…" not in text and "..." not in text:
+        return None
+    *_, last = _ELLIPSIS.finditer(text)
+    rest = text[last.end() :]
+    tail = dedup_key(rest)
+    ends = not _without_tails(tail) if tail else _ONE_CLOSING_MARK.fullmatch(rest)
+    return text[: last.start()] if ends else None
+
+
 def is_teaser(text: str) -> bool:
     """Ends in an ellipsis, perhaps followed by a closing quote or a "read more" prompt."""
-    if "…" not in text and "..." not in text:
-        return False
-    *_, last = _ELLIPSIS.finditer(text)
-    return not _without_tails(dedup_key(text[last.end() :]))
+    return teaser_text(text) is not None
 
 
 def sign_paragraphs(paragraphs: Sequence[Paragraph]) -> None:

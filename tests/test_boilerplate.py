@@ -77,6 +77,8 @@ def test_boilerplate_line_is_removed_by_its_rule(line: str, rule: str):
         "The photo, taken by an AFP photographer, shows the minister leaving the building.",
         # a long paragraph describing a journalist, not at the tail
         "Marie Dupont est une journaliste qui a couvert trois guerres avant de rejoindre la rédaction.",
+        # an item of a list of services
+        "- Advertising",
     ],
 )
 def test_hard_negative_stays_kept(content: str):
@@ -116,6 +118,50 @@ def test_truncated_repeat_points_at_its_source_even_cut_mid_word():
     assert (paragraphs[2].removed_by, paragraphs[2].dup_of_position) == ("truncated_repeat", 0)
 
 
+def test_teaser_followed_by_read_more_points_at_its_source():
+    first = "Le ministre a annoncé lundi une réforme des retraites qui sera présentée au Parlement en mars."
+    teaser = "Le ministre a annoncé lundi une réforme des retraites… Lire la suite"
+    paragraphs = clean_paragraphs(f"{first}\n{ARTICLE}\n{teaser}", RULES)
+    assert (paragraphs[-1].removed_by, paragraphs[-1].dup_of_position) == ("truncated_repeat", 0)
+
+
+FULL_LEDE = ("The council met on Monday to discuss the new budget. It rises by four percent, "
+             "the largest increase in a decade, and goes to a vote next week.")
+
+
+@pytest.mark.parametrize(
+    "lede",
+    [
+        "The council met on Monday to discuss the new budget. It rises by four perc",  # cut mid-word
+        "The council met on Monday to discuss the new budget.",  # cut after a sentence
+        "The council met on Monday to discuss the new budget. It rises by four percent, the…",
+    ],
+)
+def test_lede_at_the_top_goes_and_its_full_paragraph_stays(lede: str):
+    paragraphs = clean_paragraphs(f"Budget vote next week\n{lede}\nBy Jane Doe\n{FULL_LEDE}\n{ARTICLE}", RULES)
+    assert [(p.removed_by, p.dup_of_position) for p in paragraphs] == [
+        (None, None), ("truncated_repeat", 3), (None, None), (None, None), (None, None), (None, None)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a headline that begins the first paragraph stops at a word: it stays
+        f"The council met on Monday to discuss the new budget\n{FULL_LEDE}",
+        # the same words after the body has begun are content, not a lede
+        f"{ARTICLE}\nThe council met on Monday to discuss the new budget. It rises by four perc\n{FULL_LEDE}",
+    ],
+)
+def test_prefix_that_is_no_lede_stays(text: str):
+    assert all(p.removed_by is None for p in clean_paragraphs(text, RULES))
+
+
+def test_syntax_ending_in_an_ellipsis_and_brackets_is_not_a_teaser():
+    syntax = "[ LATERAL ] function_name ( [ argument [, ...] ] )"
+    paragraphs = clean_paragraphs(f"{ARTICLE}\n{syntax}\n{syntax} [ AS ] alias ( column_definition [, ...] )", RULES)
+    assert all(p.removed_by is None for p in paragraphs)
+
+
 def test_short_ellipsis_prefix_is_not_a_teaser():
     paragraphs = clean_paragraphs(f"Le ministre a annoncé lundi une réforme.\n{ARTICLE}\nLe ministre...", RULES)
     assert paragraphs[-1].removed_by is None
@@ -137,6 +183,14 @@ def test_user_rules_add_replace_and_disable(tmp_path):
     assert ("Rechercher", None) in fates(f"Rechercher\n{ARTICLE}", without)
 
 
+def test_a_user_lexicon_replaces_the_built_in_one_for_every_rule(tmp_path):
+    extra = tmp_path / "rules.toml"
+    extra.write_text('[lexicon.search]\nxx = ["finden sie es"]\n', encoding="utf-8")
+    rules = load_rules(RuleSpec(files=(str(extra),)))
+    assert ("Finden Sie es", "search_ui") in fates(f"{ARTICLE}\nFinden Sie es\n{ARTICLE} Again.", rules)
+    assert ("Search", None) in fates(f"{ARTICLE}\nSearch\n{ARTICLE} Again.", rules)
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
@@ -149,6 +203,8 @@ def test_user_rules_add_replace_and_disable(tmp_path):
         ("[[rule]]\nname = 'mk'\nmarkup = [{attr = 'class', pattern = '('}]\n", "rule 'mk': bad markup pattern '('"),
         ("[[rule]]\nname = 'at'\nmarkup = [{attr = '@class', pattern = 'x'}]\n", "rule 'at': markup 'attr' must be attribute names"),
         ("disable = ['no_such_rule']\n", "cannot disable unknown rules ['no_such_rule']"),
+        ("[[rule]]\nname = 'lx'\npatterns = ['^{no_such_list}$']\n", "rule 'lx': pattern '^{no_such_list}$' names unknown lexicon 'no_such_list'"),
+        ("[lexicon.search]\nen = 'search'\n", "lexicon 'search' must map languages to lists of phrases"),
         ("[[rule]\n", "cannot read rules"),
     ],
 )

@@ -1,8 +1,11 @@
-"""The multilingual boilerplate corpus: realistic documents in eleven languages, every
-line labelled `keep` or with the rule that must remove it, hard negatives included.
+"""The multilingual boilerplate corpus: realistic documents in the forty languages most
+used on the web (one file each, Malay apart from Indonesian), every line labelled `keep` or
+with the rule that must remove it, hard negatives included.
 
 Precision first: a single content line removed fails the test. Recall: at least 95 % of
-the boilerplate lines must go, removed by the rule they are labelled with.
+the boilerplate lines must go, removed by the rule they are labelled with, and in each
+language every line of the rules built on the lexicons (share, cookie, newsletter, read
+more and see also, comments, search, rights, advertisement, photo credit).
 """
 from __future__ import annotations
 
@@ -73,10 +76,33 @@ def score() -> tuple[list[tuple[Line, str]], list[tuple[Line, str]], int]:
     return content_removed, boilerplate_missed, boilerplate
 
 
+LANGUAGES = ("en", "zh", "es", "ar", "pt", "id", "ms", "fr", "ja", "ru", "de", "tr", "it", "ko", "fa", "vi", "pl",
+             "nl", "th", "uk", "ro", "el", "cs", "sv", "hu", "he", "da", "fi", "no", "sk", "bg", "hr", "sr", "lt",
+             "sl", "lv", "et", "hi", "bn", "ur", "sw")
+LEXICON_RULES = ("search_ui", "share_follow", "cookie_consent", "newsletter", "related_links", "copyright",
+                 "advertisement", "caption_credit")
+
+
 def test_corpus_is_large_and_multilingual():
-    languages = {path.stem for path in CORPUS.glob("*.txt")}
-    assert len(languages) >= 8 and {"ru", "ja", "zh", "ar"} <= languages
-    assert sum(map(len, DOCUMENTS)) > 400
+    assert {path.stem for path in CORPUS.glob("*.txt")} == set(LANGUAGES)
+    assert sum(map(len, DOCUMENTS)) > 1000
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_has_every_lexicon_rule_and_hard_negatives(lang: str):
+    lines = [line for document in DOCUMENTS for line in document if line.file == f"{lang}.txt"]
+    assert set(LEXICON_RULES) <= {line.label for line in lines}
+    assert sum(line.hard_negative for line in lines) >= 4
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_in_each_language_no_content_goes_and_every_lexicon_rule_line_does(lang: str):
+    """The rules built on the lexicons catch every line labelled with them; the other rules
+    are held to the corpus-wide 95 %."""
+    wrong = [(line, fate) for document in DOCUMENTS if document[0].file == f"{lang}.txt"
+             for line, fate in fates(document)
+             if (line.label == "keep" or line.label in LEXICON_RULES) and fate != line.label]
+    assert not wrong, "\n".join(f"[{line.label}] got [{fate}] {line.text}" for line, fate in wrong)
 
 
 def test_no_content_line_is_removed():

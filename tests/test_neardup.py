@@ -247,6 +247,14 @@ def test_tiers_and_threshold_are_parameters(tmp_path):
         DedupParams(tiers=("fuzzy",))
 
 
+def test_tails_are_the_rules_read_more_and_share_lexicons():
+    assert content_key("Het kabinet is gevallen. Deel dit artikel") == "het kabinet is gevallen"
+    assert content_key("أعلنت الحكومة الميزانية. شارك هذا المقال") == "أعلنت الحكومة الميزانية"
+    assert content_key("政府が予算を発表した。この記事をシェアする") == "政府が予算を発表した"
+    assert content_key("รัฐบาลประกาศงบประมาณอ่านต่อ") == "รัฐบาลประกาศงบประมาณ"  # Thai: no space before the tail
+    assert content_key("Hükümet bütçeyi açıkladı → Devamını oku") == "hükümet bütçeyi açıkladı"
+
+
 def test_keys_tails_and_teasers():
     assert content_key("Prices spread more") == "prices spread more"  # "read more" must start a word
     assert content_key("The plan was approved. Read more »") == "the plan was approved"
