@@ -37,7 +37,10 @@ from tasks.records import Extractor, Metadata
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # The fast pass missed the content when it kept less than this share of the page's visible
 # text: the full pass's second opinions then earn their cost (most articles stay on the fast pass).
-FULL_PASS_BELOW_SHARE = 0.2
+FULL_PASS_BELOW_SHARE = 0.3
+# ... but a page that declares itself an article has long surroundings (related stories), and
+# the full pass's second opinions take them in: only well below that share.
+ARTICLE_FULL_PASS_BELOW_SHARE = 0.2
 # trafilatura missed the content when it kept less than this share of the page's main region:
 # on listings, collections and service pages it keeps one block of many; the region is kept instead.
 PAGE_TEXT_BELOW_SHARE = 0.3
@@ -212,14 +215,19 @@ _ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagen
                             "opinionnewsarticle", "og:article"})
 
 
-def _trusts_trafilatura(page_type: str) -> bool:
-    return page_type in _ARTICLE_TYPES or ("product" in page_type and "group" not in page_type)
-
-
 @dataclass(frozen=True, slots=True)
 class _PageMeta:
     meta: Metadata
-    trusts_trafilatura: bool  # the page says it is one article or one product (_ARTICLE_TYPES)
+    page_type: str  # og:type or JSON-LD @type, lower-cased
+
+    @property
+    def is_article(self) -> bool:
+        return self.page_type in _ARTICLE_TYPES
+
+    @property
+    def trusts_trafilatura(self) -> bool:
+        """The page says it is one article or one product (_ARTICLE_TYPES)."""
+        return self.is_article or ("product" in self.page_type and "group" not in self.page_type)
 
 
 def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
@@ -243,7 +251,7 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
         description=found.description,
         page_lang=tree.get("lang") or None,
     )
-    return _PageMeta(meta, _trusts_trafilatura((found.pagetype or "").strip().lower()))
+    return _PageMeta(meta, (found.pagetype or "").strip().lower())
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -263,7 +271,8 @@ def extract_html(payload: bytes | str, url: str | None, rules: Sequence[Rule]) -
     markup = _boilerplate_markup(tree, [rule for rule in rules if rule.markup])
     page = page_text(tree)
     text, extractor = _trafilatura(tree, url, fast=True), Extractor.TRAFILATURA
-    if len(text) < FULL_PASS_BELOW_SHARE * len(page.whole):
+    full_pass_below = ARTICLE_FULL_PASS_BELOW_SHARE if page_meta.is_article else FULL_PASS_BELOW_SHARE
+    if len(text) < full_pass_below * len(page.whole):
         # the fast pass consumed its tree (trafilatura prunes it): the full pass gets a fresh one
         text, extractor = _trafilatura(_parse(payload), url, fast=False), Extractor.TRAFILATURA_FULL
     if not text or (len(text) < PAGE_TEXT_BELOW_SHARE * len(page.main) and not page_meta.trusts_trafilatura):

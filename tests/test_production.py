@@ -189,15 +189,23 @@ def test_a_second_run_waits_its_turn_then_says_who_held_the_lock(client_env, tmp
 def test_database_held_open_elsewhere_gets_a_clear_message_then_a_retry(client_env, tmp_path):
     db = tmp_path / "corpus.duckdb"
     duckdb.connect(str(db)).close()
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                               "print('open', flush=True); time.sleep(8)"], stdout=subprocess.PIPE, text=True)
+    # Held until told to let go, not for a fixed time: a slow start of the ingest must not
+    # find the file free already.
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db)!r}); "
+                               "print('open', flush=True); sys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
         refused = run([*DOCMILL, "ingest", str(SAMPLES), "--db", str(db), "--wait", "1"], client_env, check=False)
         assert refused.returncode == 3 and "Traceback" not in refused.stderr
         assert f"{db} is open in process {holder.pid} (python)" in refused.stderr
-        waited = run([*DOCMILL, "ingest", str(SAMPLES), "--db", str(db), "--wait", "60"], client_env)
-        assert "documents new                       2" in waited.stdout
+        waiting = subprocess.Popen([*DOCMILL, "ingest", str(SAMPLES), "--db", str(db), "--wait", "120"], cwd=ROOT,
+                                   env=client_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        holder.stdin.close()  # lets go while the second ingest retries
+        stdout, stderr = waiting.communicate(timeout=600)
+        assert waiting.returncode == 0, stderr
+        assert "documents new                       2" in stdout
     finally:
         holder.kill()
 
