@@ -215,14 +215,18 @@ _ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagen
                             "opinionnewsarticle", "og:article"})
 
 
+_ARTICLES = lxml.etree.XPath("count(//article)")
+
+
 @dataclass(frozen=True, slots=True)
 class _PageMeta:
     meta: Metadata
     page_type: str  # og:type or JSON-LD @type, lower-cased
+    one_article_element: bool  # the markup says so too: listings and threads hold many <article>s
 
     @property
     def is_article(self) -> bool:
-        return self.page_type in _ARTICLE_TYPES
+        return self.page_type in _ARTICLE_TYPES or self.one_article_element
 
     @property
     def trusts_trafilatura(self) -> bool:
@@ -251,7 +255,7 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str | None) -> _PageMeta:
         description=found.description,
         page_lang=tree.get("lang") or None,
     )
-    return _PageMeta(meta, (found.pagetype or "").strip().lower())
+    return _PageMeta(meta, (found.pagetype or "").strip().lower(), _ARTICLES(tree) == 1)
 
 
 def _iso_date(value: str | None) -> str | None:
