@@ -1,0 +1,70 @@
+"""Quality signals and personal-data spans in the database: loaded with their documents,
+replaced and deleted with them, and read through the threshold views."""
+from __future__ import annotations
+
+import json
+
+from storage.corpus import Corpus
+
+from test_storage import load, write_docs
+
+ARTICLE = [
+    "Council approves the new bridge",
+    "The regional council voted on Tuesday to close the old bridge over the river for repairs, and the "
+    "work is expected to last until the spring of next year.",
+    "Traffic will be sent through the northern bypass, which the council widened last summer with the "
+    "help of a grant from the state and the support of local businesses.",
+    "Residents who have questions can write to the council at bridge@council.example.org or call "
+    "+44 20 7946 0958 during office hours, and the engineers will answer them in person.",
+]
+SPAM = ["Lorem ipsum dolor sit amet {placeholder}", "Lorem ipsum dolor sit amet {placeholder}", "click here"]
+
+
+def _rows(con, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def test_signals_and_spans_are_loaded_replaced_and_deleted_with_their_documents(tmp_path):
+    folder = tmp_path / "in"
+    write_docs(folder, {"article.txt": ARTICLE, "spam.txt": SPAM})
+    feed = folder / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "a", "text": "Write to a@example.com."}) + "\n"
+                    + json.dumps({"id": "b", "text": "Call 555-867-5309."}) + "\n", encoding="utf-8")
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [folder], "first")
+        con = corpus.con
+        assert _rows(con, "SELECT count(*) FROM document_quality") == [(4,)]
+        words = _rows(con, "SELECT q.word_count FROM document_quality q JOIN documents d USING (doc_id) "
+                           "WHERE d.source LIKE '%spam.txt'")
+        assert words == [(14,)]  # six words twice ("{placeholder}" is one), "click here"
+        spans = _rows(con, "SELECT p.kind, substr(t.text, p.start + 1, p.\"end\" - p.start) FROM pii p "
+                           "JOIN paragraphs t USING (doc_id, position) ORDER BY ALL")
+        assert spans == [("email", "a@example.com"), ("email", "bridge@council.example.org"),
+                         ("phone", "+44 20 7946 0958"), ("phone", "555-867-5309")]
+
+        write_docs(folder, {"article.txt": ARTICLE[:3]})  # the contact paragraph goes
+        feed.write_text(json.dumps({"id": "a", "text": "Write to a@example.com."}) + "\n", encoding="utf-8")
+        load(corpus, [folder], "second")  # record b is deleted with its document
+        assert _rows(con, "SELECT kind FROM pii") == [("email",)]
+        assert _rows(con, "SELECT count(*) FROM document_quality") == [(3,)]
+        assert _rows(con, "SELECT count(*) FROM document_quality SEMI JOIN documents USING (doc_id)") == [(3,)]
+        assert _rows(con, "SELECT q.word_count FROM document_quality q JOIN documents d USING (doc_id) "
+                          "WHERE d.source LIKE '%article.txt'") == [(sum(len(p.split()) for p in ARTICLE[:3]),)]
+
+
+def test_the_views_say_which_rules_a_document_fails(tmp_path):
+    folder = tmp_path / "in"
+    write_docs(folder, {"article.txt": ARTICLE, "spam.txt": SPAM})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [folder], "run")
+        con = corpus.con
+        failed = _rows(con, "SELECT regexp_extract(d.source, '(\\w+)\\.txt', 1), g.rule FROM gopher_quality g "
+                            "JOIN documents d USING (doc_id) ORDER BY ALL")
+        assert ("spam", "word_count_below_50") in failed and ("spam", "duplicate_line_share_above_0.3") in failed
+        assert {name for name, _ in failed} == {"spam"}
+        c4 = _rows(con, "SELECT regexp_extract(d.source, '(\\w+)\\.txt', 1), c.rule, c.value FROM c4_quality c "
+                        "JOIN documents d USING (doc_id) ORDER BY ALL")
+        assert c4 == [("spam", "curly_bracket", 4.0), ("spam", "lorem_ipsum", 2.0), ("spam", "sentences_below_3", 0.0)]
+        kept = _rows(con, "SELECT regexp_extract(source, '(\\w+)\\.txt', 1) FROM quality_documents")
+        assert kept == [("article",)]
+        assert _rows(con, "SELECT kind, spans, documents FROM pii_by_kind") == [("email", 1, 1), ("phone", 1, 1)]
