@@ -13,9 +13,9 @@ from tasks.quality import QualitySignals, quality_signals, tokens, words
 
 def test_an_english_document_by_hand():
     q = quality_signals(["The cat sat.", "The cat sat.", "# Big news...", "- one 2024"], "en")
-    # words: The cat sat. (x2), Big news... ("#" is a symbol), one 2024 ("-" too)
+    # words, without punctuation: the cat sat (twice), big news, one 2024: 32 characters
     assert q.word_count == 10
-    assert q.mean_word_length == pytest.approx((3 + 3 + 4) * 2 / 10 + (3 + 7 + 3 + 4) / 10)
+    assert q.mean_word_length == pytest.approx(3.2)
     assert q.line_count == 4
     assert q.terminal_punctuation_line_share == 0.75  # "..." ends in a period too, as in C4
     assert q.bullet_line_share == 0.25
@@ -25,10 +25,9 @@ def test_an_english_document_by_hand():
     assert q.stop_word_count == 2  # "the" twice
     assert (q.duplicate_line_share, q.duplicate_line_char_share) == (0.25, pytest.approx(12 / 47))
     assert (q.duplicate_paragraph_share, q.duplicate_paragraph_char_share) == (0.25, pytest.approx(12 / 47))
-    # normalised words: the cat sat | the cat sat | big news | one 2024: 32 characters
     assert q.top_2gram_char_share == pytest.approx(12 / 32)  # "the cat" twice, 6 characters each
     assert q.top_3gram_char_share == pytest.approx(18 / 32)
-    assert q.top_4gram_char_share is None  # no paragraph has four words
+    assert q.top_4gram_char_share is None  # no line has four words
     assert q.duplicate_5gram_char_share == 0.0
     assert (q.lorem_ipsum_count, q.curly_bracket_count, q.javascript_line_count, q.policy_line_count) == (0, 0, 0, 0)
     assert q.c4_sentence_count == 0  # no line of five words
@@ -44,8 +43,8 @@ def test_c4_markers_by_hand():
     ], "en")
     assert q.lorem_ipsum_count == 2 and q.curly_bracket_count == 2
     assert q.javascript_line_count == 1 and q.policy_line_count == 1
-    # kept by C4: the lorem line (1 sentence) and the council's (3); not the javascript and
-    # policy lines, nor the function (no terminal punctuation)
+    # kept by C4: the lorem line (1 sentence) and the council's (3: ". " and "! " and its end);
+    # not the javascript and policy lines, nor the function (no terminal punctuation)
     assert q.c4_sentence_count == 4
 
 
