@@ -20,6 +20,8 @@ def summary_rows(summary: Mapping) -> list[dict[str, str]]:
     ]
     rows += [(f"removed by {rule}", count) for rule, count in summary.get("removed_by_rule", {}).items()]
     rows += [(f"language {lang}", count) for lang, count in summary.get("languages", {}).items()]
+    rows += [(f"failing {name} rules", count) for name, count in summary.get("quality", {}).items()]
+    rows += [(f"personal data {kind}", count) for kind, count in summary.get("pii", {}).items()]
     return [{"metric": metric, "value": str(value)} for metric, value in rows]
 
 

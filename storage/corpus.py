@@ -1056,6 +1056,19 @@ class Corpus:
         summary["languages"] = dict(con.execute(
             "SELECT lang, count(*) FROM documents WHERE run_id = ? GROUP BY ALL ORDER BY 2 DESC, 1", [run_id]
         ).fetchall())
+        summary["quality"] = dict(con.execute(
+            """
+            SELECT filter, count(DISTINCT doc_id) FROM (
+                SELECT 'gopher' AS filter, doc_id FROM gopher_quality UNION ALL SELECT 'c4', doc_id FROM c4_quality
+            ) WHERE doc_id IN (SELECT doc_id FROM documents WHERE run_id = ?) GROUP BY ALL ORDER BY 1 DESC
+            """,
+            [run_id],
+        ).fetchall())
+        summary["pii"] = dict(con.execute(
+            "SELECT kind, count(*) FROM pii WHERE doc_id IN (SELECT doc_id FROM documents WHERE run_id = ?) "
+            "GROUP BY ALL ORDER BY 2 DESC, 1",
+            [run_id],
+        ).fetchall())
         summary["failures"] = con.execute(
             "SELECT source, stage, message FROM failures WHERE run_id = ? ORDER BY source", [run_id]
         ).fetchall()

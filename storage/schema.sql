@@ -384,3 +384,27 @@ SELECT kind, count(*) AS spans, count(DISTINCT doc_id) AS documents
 FROM pii
 GROUP BY kind
 ORDER BY spans DESC, kind;
+
+-- Each document's final text (documents.text) with its personal data masked: every span
+-- replaced by its kind in brackets ("[email]"); only documents that hold some. What
+-- docmill export --redact writes.
+CREATE OR REPLACE VIEW redacted_texts AS
+WITH spans AS (
+    SELECT doc_id, position, kind, "start", "end",
+           coalesce(lag("end") OVER (PARTITION BY doc_id, position ORDER BY "start"), 0) AS after
+    FROM pii
+), redacted_paragraphs AS (
+    SELECT p.doc_id, p.position,
+           string_agg(substr(p.text, s.after + 1, s."start" - s.after) || '[' || s.kind || ']', '' ORDER BY s."start")
+               || substr(p.text, max(s."end") + 1) AS text
+    FROM paragraphs p JOIN spans s USING (doc_id, position)
+    GROUP BY p.doc_id, p.position, p.text
+)
+SELECT p.doc_id,
+       string_agg(coalesce(r.text, p.text), chr(10) || chr(10) ORDER BY p.position)
+           -- as documents.text: kept paragraphs, and the document's own repeats
+           FILTER (WHERE p.status = 'kept' OR (p.status = 'duplicate' AND p.dup_of_doc = p.doc_id
+                                               AND p.dup_kind <> 'teaser')) AS text
+FROM paragraphs p LEFT JOIN redacted_paragraphs r USING (doc_id, position)
+WHERE p.doc_id IN (SELECT doc_id FROM pii)
+GROUP BY p.doc_id;

@@ -3,9 +3,13 @@ replaced and deleted with them, and read through the threshold views."""
 from __future__ import annotations
 
 import json
+import re
 
+from flows.report import summary_rows
 from storage.corpus import Corpus
+from storage.stats import corpus_stats
 
+from test_cli import docmill
 from test_storage import load, write_docs
 
 ARTICLE = [
@@ -68,3 +72,35 @@ def test_the_views_say_which_rules_a_document_fails(tmp_path):
         kept = _rows(con, "SELECT regexp_extract(source, '(\\w+)\\.txt', 1) FROM quality_documents")
         assert kept == [("article",)]
         assert _rows(con, "SELECT kind, spans, documents FROM pii_by_kind") == [("email", 1, 1), ("phone", 1, 1)]
+
+
+def test_the_run_summary_and_stats_count_failing_documents_and_personal_data(tmp_path):
+    folder = tmp_path / "in"
+    write_docs(folder, {"article.txt": ARTICLE, "spam.txt": SPAM})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [folder], "run")
+        summary = corpus.run_summary("run")
+    assert summary["quality"] == {"gopher": 1, "c4": 1} and summary["pii"] == {"email": 1, "phone": 1}
+    rows = summary_rows(summary)
+    assert {"metric": "failing gopher rules", "value": "1"} in rows
+    assert {"metric": "personal data email", "value": "1"} in rows
+    out = corpus_stats(tmp_path / "c.duckdb")
+    assert re.search(r"│ gopher +│ word_count_below_50 +│ +1 │", out)
+    assert re.search(r"│ c4 +│ lorem_ipsum +│ +1 │", out)
+    assert re.search(r"│ email +│ +1 │ +1 │", out)
+
+
+def test_export_redact_masks_personal_data_in_the_final_text_only(tmp_path):
+    contact = "Write to jane@example.com or call 555-867-5309, or jane@example.com again."
+    write_docs(tmp_path / "in", {"a.txt": [ARTICLE[1], contact, ARTICLE[2], contact]})
+    db = tmp_path / "c.duckdb"
+    with Corpus(db) as corpus:
+        load(corpus, [tmp_path / "in"], "run")
+        stored = corpus.con.execute("SELECT text FROM documents").fetchone()[0]
+    docmill("export", "--db", str(db), "--redact", str(tmp_path / "out.jsonl"))
+    docmill("export", "--db", str(db), str(tmp_path / "plain.jsonl"))
+    masked = "Write to [email] or call [phone], or [email] again."
+    (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    # the document repeats its contact paragraph: both copies are in its text, both masked
+    assert record["text"] == stored.replace(contact, masked) and stored.count(contact) == 2
+    assert json.loads((tmp_path / "plain.jsonl").read_text(encoding="utf-8"))["text"] == stored
