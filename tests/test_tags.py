@@ -9,6 +9,7 @@ from flows.report import summary_rows
 from storage.corpus import Corpus
 from storage.stats import corpus_stats
 
+from conftest import ROOT
 from test_cli import docmill
 from test_storage import load, write_docs
 
@@ -104,3 +105,16 @@ def test_export_redact_masks_personal_data_in_the_final_text_only(tmp_path):
     # the document repeats its contact paragraph: both copies are in its text, both masked
     assert record["text"] == stored.replace(contact, masked) and stored.count(contact) == 2
     assert json.loads((tmp_path / "plain.jsonl").read_text(encoding="utf-8"))["text"] == stored
+
+
+def test_the_readme_queries_answer(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quality signals and personal data", 1)[1].split("\n## ", 1)[0]
+    statements = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert len(statements) == 2
+    write_docs(tmp_path / "in", {"article.txt": ARTICLE, "spam.txt": SPAM})
+    with Corpus(tmp_path / "c.duckdb") as corpus:
+        load(corpus, [tmp_path / "in"], "run")
+        answers = [corpus.con.execute(sql).fetchall() for sql in statements]
+    assert ("word_count_below_50", 1, 14.0) in answers[0]
+    assert sorted(kind for _, kind, _ in answers[1]) == ["email", "phone"]
