@@ -92,13 +92,13 @@ CREATE TABLE IF NOT EXISTS paragraph_firsts (
 -- have no row until re-ingested (--force). Tagged, never filtered: the views gopher_quality and
 -- c4_quality apply the published thresholds. Code: tasks/quality.py.
 --
--- Words: a maximal run of characters that are neither white space nor Han, kana or Thai; each
--- Han or kana character, and each Thai character with its following combining marks, counts as
--- one word (Chinese, Japanese and Thai do not separate words by spaces); a token of punctuation
--- and symbols only is not a word. Lines: the non-empty lines of the paragraphs, stripped.
--- N-grams are of normalised words (case-folded, punctuation at either end stripped, as
--- RedPajama-v2) within a paragraph: none spans two, so no signal depends on paragraph order.
--- A share is NULL when what it divides by is zero.
+-- Words, normalised as RedPajama-v2 does: the text is case-folded and its punctuation and
+-- common symbols removed (tasks/quality.py, _PUNCTUATION); a word is then a maximal run of
+-- characters that are neither white space nor Han, kana or Thai, and each Han or kana
+-- character, and each Thai character with its following combining marks, counts as one word
+-- (Chinese, Japanese and Thai do not separate words by spaces). Lines: the non-empty lines of
+-- the paragraphs, stripped. N-grams are taken within a line: none spans two, so no signal
+-- depends on the order of paragraphs. A share is NULL when what it divides by is zero.
 CREATE TABLE IF NOT EXISTS document_quality (
     doc_id                          VARCHAR PRIMARY KEY,  -- documents.doc_id
     word_count                      INTEGER NOT NULL,  -- Gopher: number of words (50 to 100,000)
@@ -133,9 +133,10 @@ CREATE TABLE IF NOT EXISTS document_quality (
     policy_line_count               INTEGER NOT NULL,  -- C4: lines with "terms of use", "privacy policy",
                                                        --   "cookie policy", "uses cookies", "use of cookies"
                                                        --   or "use cookies" (C4 drops them)
-    c4_sentence_count               INTEGER NOT NULL   -- C4: sentences (ending in . ! ? 。！？) in the lines C4
-                                                       --   keeps: ending in terminal punctuation, 5+ words, and
-                                                       --   neither of the two above (C4 drops pages with < 3)
+    c4_sentence_count               INTEGER NOT NULL   -- C4: sentences in the lines C4 keeps (ending in terminal
+                                                       --   punctuation, 5+ words, neither of the two above); a
+                                                       --   sentence ends at . ! ? 。！？ and a space, or at the
+                                                       --   line's end (C4 drops pages with fewer than 3)
 );
 
 -- Personal data found in paragraphs (version 6): one row per span; the text is never

@@ -218,11 +218,8 @@ def quality_signals(paragraphs: Sequence[str], lang: str) -> QualitySignals:
     text = "\n".join(lines)
     folded = text.casefold()
     folded_lines = folded.split("\n") if lines else []
-    bare = _PUNCTUATION.sub("", folded)
-    if _UNSPACED_CHAR.search(bare):
-        line_words = [_TOKEN.findall(line) for line in bare.split("\n")] if lines else []
-    else:
-        line_words = [line.split() for line in bare.split("\n")] if lines else []
+    # words() line by line, with the case folding and punctuation removal done once
+    line_words = [tokens(line) for line in _PUNCTUATION.sub("", folded).split("\n")] if lines else []
     n_words, n_lines = sum(map(len, line_words)), len(lines)
     stop_words = STOP_WORDS.get(lang)
     total_chars = sum(sum(map(len, found)) for found in line_words)
