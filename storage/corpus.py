@@ -1056,7 +1056,7 @@ class Corpus:
         summary["languages"] = dict(con.execute(
             "SELECT lang, count(*) FROM documents WHERE run_id = ? GROUP BY ALL ORDER BY 2 DESC, 1", [run_id]
         ).fetchall())
-        summary["quality"] = dict(con.execute(
+        summary["quality"] = {"gopher": 0, "c4": 0} | dict(con.execute(
             """
             SELECT filter, count(DISTINCT doc_id) FROM (
                 SELECT 'gopher' AS filter, doc_id FROM gopher_quality UNION ALL SELECT 'c4', doc_id FROM c4_quality

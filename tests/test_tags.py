@@ -83,7 +83,8 @@ def test_the_run_summary_and_stats_count_failing_documents_and_personal_data(tmp
         summary = corpus.run_summary("run")
     assert summary["quality"] == {"gopher": 1, "c4": 1} and summary["pii"] == {"email": 1, "phone": 1}
     rows = summary_rows(summary)
-    assert {"metric": "failing gopher rules", "value": "1"} in rows
+    assert {"metric": "documents failing gopher", "value": "1"} in rows
+    assert {"metric": "personal data spans", "value": "2"} in rows
     assert {"metric": "personal data email", "value": "1"} in rows
     out = corpus_stats(tmp_path / "c.duckdb")
     assert re.search(r"│ gopher +│ word_count_below_50 +│ +1 │", out)
