@@ -60,8 +60,9 @@ _PHONE = re.compile(
 )
 _CANDIDATE = re.compile(r"[\d@]")  # every kind holds a digit or an @
 _PHONE_DIGITS = range(8, 16)  # E.164 allows up to 15 digits
-_CARD = re.compile(r"(?<![\w.,-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|3[47]\d{2}([ -])\d{6}\2\d{5})"
-                   r"(?![\w-]|[.,]\d)")
+# Whole digit groups only: not four groups out of an IBAN's seven.
+_CARD = re.compile(r"(?<![\w.,-])(?<!\d )(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|3[47]\d{2}([ -])\d{6}\2\d{5})"
+                   r"(?![\w-]|[.,]\d| \d)")
 # Issuer prefixes (first digits) and the lengths their cards have.
 _CARD_ISSUERS = (
     (re.compile(r"4"), (13, 16, 19)),  # Visa

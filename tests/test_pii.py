@@ -6,6 +6,8 @@ import importlib.util
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 from tasks.pii import PiiKind, PiiSpan, find_in_text, find_pii, luhn_valid, redacted
@@ -59,3 +61,12 @@ def test_spans_are_per_paragraph_and_masking_keeps_the_rest():
     assert spans == [PiiSpan(3, PiiKind.EMAIL, 5, 21), PiiSpan(3, PiiKind.PHONE, 30, 46)]
     text = paragraphs[1][1]
     assert redacted(text, [(s.kind, s.start, s.end) for s in spans]) == "Mail [email] or call [phone]."
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["4111 1111 1111 1111", "+44 20 7946 0958", "a@b.co", "10.0.0.1", "::1", "v1.2.3.4",
+                                 " ", "-", ".", "7", "x", "@", ":"]), max_size=20).map("".join))
+def test_spans_are_ordered_disjoint_and_inside_the_text(text):
+    spans = find_in_text(text)
+    assert all(0 <= start < end <= len(text) for _, start, end in spans)
+    assert all(a[2] <= b[1] for a, b in zip(spans, spans[1:]))
