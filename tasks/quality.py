@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import accumulate, compress, filterfalse
-from operator import sub
+from operator import attrgetter, sub
 
 _UNSPACED = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 _THAI_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
@@ -91,6 +91,14 @@ class QualitySignals:
     javascript_line_count: int
     policy_line_count: int
     c4_sentence_count: int
+
+    def __reduce__(self):
+        # As Paragraph's (tasks/records.py): by the constructor's arguments, not a Python
+        # loop over the fields on both sides; every document's signals cross processes.
+        return QualitySignals, _signal_values(self)
+
+
+_signal_values = attrgetter(*(f.name for f in fields(QualitySignals)))
 
 
 def tokens(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 and properties that hold for any text."""
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytest
@@ -108,3 +109,8 @@ def test_hand_fixture_signals_survive_a_random_shuffle():
     paragraphs = ["The cat sat.", "The cat sat.", "# Big news...", "- one 2024"]
     shuffled = random.Random(7).sample(paragraphs, len(paragraphs))
     assert _rounded(quality_signals(shuffled, "en")) == _rounded(quality_signals(paragraphs, "en"))
+
+
+def test_signals_survive_pickling_between_processes():
+    signals = quality_signals(["The cat sat.", "東京は晴れ。"], "en")
+    assert pickle.loads(pickle.dumps(signals)) == signals
