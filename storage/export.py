@@ -33,7 +33,9 @@ def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs:
                  "FROM clean_documents c LEFT JOIN redacted_texts r USING (doc_id))" if redact else "clean_documents")
     # The --where condition is SQL from the command line: it may read the corpus, and the
     # connection may write ``out``, nothing else.
-    with connect(db, wait=wait, sandboxed=True, allowed_paths=[str(out)]) as con:
+    # Over an existing file, DuckDB writes tmp_<name> beside it and renames it into place.
+    temporary = str(Path(out).with_name("tmp_" + Path(out).name))
+    with connect(db, wait=wait, sandboxed=True, allowed_paths=[str(out), temporary]) as con:
         try:
             return con.execute(
                 f"""
