@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="only documents in this language (zh: zh-cn and zh-tw); may be repeated")
     export.add_argument("--where", metavar="SQL",
                         help="only documents meeting this SQL condition on clean_documents' columns")
+    export.add_argument("--redact", action="store_true",
+                        help="mask personal data (e-mail, phone, IP, card numbers) in the text as [kind]")
 
     reindex = commands.add_parser("reindex", help="rebuild the full-text search index")
     _database_options(reindex)
@@ -352,7 +354,8 @@ def _export(args: argparse.Namespace) -> int:
     output_format = args.format or format_for(args.out)
     if output_format is None:
         raise QueryError(f"cannot tell the format from the name {args.out!r}: pass --format parquet or jsonl")
-    written = export_corpus(args.db, args.out, output_format, langs=args.lang, where=args.where, wait=args.wait)
+    written = export_corpus(args.db, args.out, output_format, langs=args.lang, where=args.where,
+                            redact=args.redact, wait=args.wait)
     print(f"{written} documents written to {args.out} ({output_format})")
     return 0
 

@@ -20,6 +20,10 @@ def summary_rows(summary: Mapping) -> list[dict[str, str]]:
     ]
     rows += [(f"removed by {rule}", count) for rule, count in summary.get("removed_by_rule", {}).items()]
     rows += [(f"language {lang}", count) for lang, count in summary.get("languages", {}).items()]
+    rows += [(f"documents failing {name}", count) for name, count in summary.get("quality", {}).items()]
+    if "pii" in summary:
+        rows.append(("personal data spans", sum(summary["pii"].values())))
+        rows += [(f"personal data {kind}", count) for kind, count in summary["pii"].items()]
     return [{"metric": metric, "value": str(value)} for metric, value in rows]
 
 

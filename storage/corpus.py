@@ -35,9 +35,11 @@ from tasks.dedup import (
     repeated_document, sign_paragraphs,
 )
 from tasks.neardup import shared_bands_needed
+from tasks.pii import PiiKind
+from tasks.quality import QualitySignals
 from tasks.records import DUPLICATE, KEPT, REMOVED, BatchResult, Document, Failure, Paragraph, RawRecord, SourceDone
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SEQ_SHIFT = 2**32  # paragraphs.pid = documents.seq * SEQ_SHIFT + position: corpus order in one integer
 # DuckDB would cache the database up to 80% of the machine's memory, so the writer's RSS
 # would grow with the corpus (1.9 GiB at a million paragraphs); every load scans its
@@ -160,6 +162,12 @@ _PARAGRAPH_SCHEMA = pa.schema(
         ("long_prefix_fingerprint", pa.uint64()),
     ]
 )
+_QUALITY_SCHEMA = pa.schema(
+    [("doc_id", pa.string())]
+    + [(f.name, pa.float64() if str(f.type).startswith("float") else pa.int32()) for f in fields(QualitySignals)]
+)
+_PII_SCHEMA = pa.schema([("doc_id", pa.string()), ("position", pa.int32()), ("kind", pa.string()),
+                         ("start", pa.int32()), ("end", pa.int32())])
 _BAND_SCHEMA = pa.schema([("band", pa.uint64()), ("pid", pa.int64())])
 _RESOLUTION_SCHEMA = pa.schema(
     [("pid", pa.int64()), ("status", pa.string()), ("dup_kind", pa.string()), ("dup_of_doc", pa.string()),
@@ -180,6 +188,25 @@ def _documents_table(documents: Sequence[Document]) -> pa.Table:
         for name, value in zip(_DOCUMENT_SCHEMA.names, row):
             columns[name].append(value)
     return pa.table(columns, schema=_DOCUMENT_SCHEMA)
+
+
+def _quality_table(documents: Sequence[Document]) -> pa.Table:
+    scored = [doc for doc in documents if doc.quality is not None]
+    columns = {"doc_id": [doc.doc_id for doc in scored]}
+    for name in _QUALITY_SCHEMA.names[1:]:
+        columns[name] = [getattr(doc.quality, name) for doc in scored]
+    return pa.table(columns, schema=_QUALITY_SCHEMA)
+
+
+def _pii_table(documents: Sequence[Document]) -> pa.Table:
+    spans = [(doc.doc_id, span) for doc in documents for span in doc.pii]
+    return pa.table({
+        "doc_id": [doc_id for doc_id, _ in spans],
+        "position": [span.position for _, span in spans],
+        "kind": [PiiKind(span.kind).value for _, span in spans],
+        "start": [span.start for _, span in spans],
+        "end": [span.end for _, span in spans],
+    }, schema=_PII_SCHEMA)
 
 
 def _appended_seqs(documents: Sequence[Document], last_seq: int) -> dict[str, int]:
@@ -829,6 +856,7 @@ class Corpus:
                 counts.documents_new = len(documents) - counts.documents_updated
                 counts.documents_deleted, replacing = self._replace_paragraphs(run_id, documents, last_seq)
                 self._insert_documents(run_id, documents, last_seq)
+                self._replace_tags(documents)
                 if replacing:
                     self._refresh_documents()
                 self._record_sources(run_id)
@@ -903,6 +931,16 @@ class Corpus:
                 """,
                 {"run_id": run_id},
             )
+
+    def _replace_tags(self, documents: Sequence[Document]) -> None:
+        """Swap in the batch's quality signals and personal-data spans; drop those of the
+        documents deleted (``stale``, from _replace_paragraphs)."""
+        for table in ("document_quality", "pii"):
+            self.con.execute(f"DELETE FROM {table} WHERE doc_id IN "
+                             "(SELECT doc_id FROM staged_documents UNION ALL SELECT doc_id FROM stale)")
+        with _registered(self.con, {"staged_quality": _quality_table(documents), "staged_pii": _pii_table(documents)}):
+            self.con.execute("INSERT INTO document_quality BY NAME SELECT * FROM staged_quality")
+            self.con.execute("INSERT INTO pii BY NAME SELECT * FROM staged_pii")
 
     def _replace_paragraphs(self, run_id: str, documents: Sequence[Document], last_seq: int) -> tuple[int, bool]:
         """Swap in the batch's paragraphs, drop documents their re-read source no longer
@@ -1017,6 +1055,19 @@ class Corpus:
         ).fetchall())
         summary["languages"] = dict(con.execute(
             "SELECT lang, count(*) FROM documents WHERE run_id = ? GROUP BY ALL ORDER BY 2 DESC, 1", [run_id]
+        ).fetchall())
+        summary["quality"] = {"gopher": 0, "c4": 0} | dict(con.execute(
+            """
+            SELECT filter, count(DISTINCT doc_id) FROM (
+                SELECT 'gopher' AS filter, doc_id FROM gopher_quality UNION ALL SELECT 'c4', doc_id FROM c4_quality
+            ) WHERE doc_id IN (SELECT doc_id FROM documents WHERE run_id = ?) GROUP BY ALL ORDER BY 1 DESC
+            """,
+            [run_id],
+        ).fetchall())
+        summary["pii"] = dict(con.execute(
+            "SELECT kind, count(*) FROM pii WHERE doc_id IN (SELECT doc_id FROM documents WHERE run_id = ?) "
+            "GROUP BY ALL ORDER BY 2 DESC, 1",
+            [run_id],
         ).fetchall())
         summary["failures"] = con.execute(
             "SELECT source, stage, message FROM failures WHERE run_id = ? ORDER BY source", [run_id]

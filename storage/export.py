@@ -21,13 +21,16 @@ def format_for(path: str | Path) -> str | None:
 
 
 def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs: Sequence[str] = (),
-                  where: str | None = None, wait: float = DEFAULT_WAIT) -> int:
+                  where: str | None = None, redact: bool = False, wait: float = DEFAULT_WAIT) -> int:
     """Write the documents of ``clean_documents`` in the given languages (all if none) that
-    satisfy the SQL condition ``where`` to ``out``; return how many were written."""
+    satisfy the SQL condition ``where`` to ``out``, with their personal data masked if
+    ``redact`` (the ``redacted_texts`` view); return how many were written."""
     if output_format not in FORMATS:
         raise QueryError(f"unknown export format {output_format!r}: use one of {', '.join(FORMATS)}")
     condition = f" AND ({where})" if where else ""
     target = str(out).replace("'", "''")
+    documents = ("(SELECT c.* REPLACE (coalesce(r.text, c.text) AS text) "
+                 "FROM clean_documents c LEFT JOIN redacted_texts r USING (doc_id))" if redact else "clean_documents")
     # The --where condition is SQL from the command line: it may read the corpus, and the
     # connection may write ``out``, nothing else.
     # Over an existing file, COPY writes tmp_<name> beside it and renames it into place.
@@ -36,7 +39,7 @@ def export_corpus(db: str | Path, out: str | Path, output_format: str, *, langs:
         try:
             return con.execute(
                 f"""
-                COPY (SELECT * FROM clean_documents WHERE {lang_filter('lang')}{condition})
+                COPY (SELECT * FROM {documents} WHERE {lang_filter('lang')}{condition})
                 TO '{target}' ({FORMATS[output_format]})
                 """,
                 {"langs": list(langs)},

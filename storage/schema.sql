@@ -1,6 +1,6 @@
--- docmill schema, version 5 (kept in docmill_meta.schema_version).
+-- docmill schema, version 6 (kept in docmill_meta.schema_version).
 --
--- Six tables and a handful of views. Everything a user may query is described here;
+-- Eight tables and a handful of views. Everything a user may query is described here;
 -- the README's "Tables" section mirrors it. Statements are idempotent (IF NOT EXISTS /
 -- OR REPLACE) so opening a database applies the schema without touching data.
 
@@ -84,6 +84,70 @@ CREATE TABLE IF NOT EXISTS paragraph_bands (
 CREATE TABLE IF NOT EXISTS paragraph_firsts (
     fingerprint UBIGINT NOT NULL,
     pid         BIGINT NOT NULL         -- paragraphs.pid: the smallest with this fingerprint
+);
+
+-- Quality signals of each document (version 6), computed on its text that is not
+-- boilerplate (duplicates of other documents included, so a document's signals do not depend
+-- on what was loaded before it); replaced with the document. Documents loaded before version 6
+-- have no row until re-ingested (--force). Tagged, never filtered: the views gopher_quality and
+-- c4_quality apply the published thresholds. Code: tasks/quality.py.
+--
+-- Words, normalised as RedPajama-v2 does: the text is case-folded and its punctuation and
+-- common symbols removed (tasks/quality.py, _PUNCTUATION); a word is then a maximal run of
+-- characters that are neither white space nor Han, kana or Thai, and each Han or kana
+-- character, and each Thai character with its following combining marks, counts as one word
+-- (Chinese, Japanese and Thai do not separate words by spaces). Lines: the non-empty lines of
+-- the paragraphs, stripped. N-grams are taken within a line: none spans two, so no signal
+-- depends on the order of paragraphs. A share is NULL when what it divides by is zero.
+CREATE TABLE IF NOT EXISTS document_quality (
+    doc_id                          VARCHAR PRIMARY KEY,  -- documents.doc_id
+    word_count                      INTEGER NOT NULL,  -- Gopher: number of words (50 to 100,000)
+    mean_word_length                DOUBLE,   -- Gopher: mean characters per word (3 to 10)
+    line_count                      INTEGER NOT NULL,
+    terminal_punctuation_line_share DOUBLE,   -- C4: lines ending in . ! ? or a closing quote (and 。！？),
+                                              --   RedPajama-v2 rps_lines_ending_with_terminal_punctution_mark
+    bullet_line_share               DOUBLE,   -- Gopher: lines starting with a bullet (• ‣ ⁃ ◦ ▪ ▫ ■ □ ▶ ◀ – - *); <= 0.9
+    ellipsis_line_share             DOUBLE,   -- Gopher: lines ending in "..." or "…"; <= 0.3
+    hash_word_ratio                 DOUBLE,   -- Gopher symbol-to-word ratio: "#" characters per word; <= 0.1
+    ellipsis_word_ratio             DOUBLE,   -- Gopher symbol-to-word ratio: "..." and "…" per word; <= 0.1
+    non_alpha_word_share            DOUBLE,   -- Gopher: words without an alphabetic character; <= 0.2
+    stop_word_count                 INTEGER,  -- Gopher: occurrences of its stop words (the, be, to, of, and,
+                                              --   that, have, with; >= 2), or their counterparts in fr, de,
+                                              --   es, it, pt, nl (tasks/quality.py); NULL in other languages
+    duplicate_line_share            DOUBLE,   -- Gopher: lines repeating an earlier line; <= 0.3
+    duplicate_line_char_share       DOUBLE,   --   and their share of the lines' characters; <= 0.2
+    duplicate_paragraph_share       DOUBLE,   -- Gopher: the same for paragraphs; <= 0.3
+    duplicate_paragraph_char_share  DOUBLE,   --   <= 0.2
+    top_2gram_char_share            DOUBLE,   -- Gopher: characters in the most frequent n-gram (RedPajama-v2:
+    top_3gram_char_share            DOUBLE,   --   of the words its occurrences cover, each once, over all words'
+    top_4gram_char_share            DOUBLE,   --   characters; NULL if no n-gram); <= 0.20, 0.18, 0.16
+    duplicate_5gram_char_share      DOUBLE,   -- Gopher: characters of words covered by any n-gram occurring
+    duplicate_6gram_char_share      DOUBLE,   --   more than once, each word once (RedPajama-v2), over all
+    duplicate_7gram_char_share      DOUBLE,   --   words' characters; <= 0.15, 0.14, 0.13, 0.12, 0.11, 0.10
+    duplicate_8gram_char_share      DOUBLE,
+    duplicate_9gram_char_share      DOUBLE,
+    duplicate_10gram_char_share     DOUBLE,
+    lorem_ipsum_count               INTEGER NOT NULL,  -- C4: "lorem ipsum", any case (C4 drops the page)
+    curly_bracket_count             INTEGER NOT NULL,  -- C4: "{" and "}" (C4 drops a page with "{")
+    javascript_line_count           INTEGER NOT NULL,  -- C4: lines containing "javascript" (C4 drops them)
+    policy_line_count               INTEGER NOT NULL,  -- C4: lines with "terms of use", "privacy policy",
+                                                       --   "cookie policy", "uses cookies", "use of cookies"
+                                                       --   or "use cookies" (C4 drops them)
+    c4_sentence_count               INTEGER NOT NULL   -- C4: sentences in the lines C4 keeps (ending in terminal
+                                                       --   punctuation, 5+ words, neither of the two above); a
+                                                       --   sentence ends at . ! ? 。！？ and a space, or at the
+                                                       --   line's end (C4 drops pages with fewer than 3)
+);
+
+-- Personal data found in paragraphs (version 6): one row per span; the text is never
+-- rewritten (docmill export --redact masks it). Code and its precision: tasks/pii.py,
+-- bench/pii.py. Replaced with the document.
+CREATE TABLE IF NOT EXISTS pii (
+    doc_id    VARCHAR NOT NULL,   -- paragraphs.doc_id
+    position  INTEGER NOT NULL,   -- paragraphs.position
+    kind      VARCHAR NOT NULL,   -- email | phone | ipv4 | ipv6 | payment_card (Luhn-checked)
+    "start"   INTEGER NOT NULL,   -- character span [start, end) in paragraphs.text, 0-based
+    "end"     INTEGER NOT NULL
 );
 
 -- One row per source file read to its end: what lets an unchanged file be skipped unread.
@@ -242,3 +306,106 @@ SELECT stage, count(*) AS failures, count(DISTINCT source) AS sources, count(DIS
 FROM failures
 GROUP BY stage
 ORDER BY failures DESC, stage;
+
+
+-- Quality views: the published thresholds, one row per document and rule it fails, with the
+-- value that fails it. Change a threshold by replacing the view. Gopher's were set on English:
+-- in Chinese, Japanese or Thai, every word is one character and fails its mean word length.
+
+-- What Gopher's quality and repetition filters (Rae et al. 2021, appendix A) would drop, and why.
+CREATE OR REPLACE VIEW gopher_quality AS
+SELECT doc_id, rule, value
+FROM (
+    SELECT doc_id, unnest([
+        {'rule': 'word_count_below_50', 'value': word_count::DOUBLE, 'fails': word_count < 50},
+        {'rule': 'word_count_above_100000', 'value': word_count::DOUBLE, 'fails': word_count > 100000},
+        {'rule': 'mean_word_length_below_3', 'value': mean_word_length, 'fails': mean_word_length < 3},
+        {'rule': 'mean_word_length_above_10', 'value': mean_word_length, 'fails': mean_word_length > 10},
+        {'rule': 'hash_word_ratio_above_0.1', 'value': hash_word_ratio, 'fails': hash_word_ratio > 0.1},
+        {'rule': 'ellipsis_word_ratio_above_0.1', 'value': ellipsis_word_ratio, 'fails': ellipsis_word_ratio > 0.1},
+        {'rule': 'bullet_line_share_above_0.9', 'value': bullet_line_share, 'fails': bullet_line_share > 0.9},
+        {'rule': 'ellipsis_line_share_above_0.3', 'value': ellipsis_line_share, 'fails': ellipsis_line_share > 0.3},
+        {'rule': 'non_alpha_word_share_above_0.2', 'value': non_alpha_word_share,
+         'fails': non_alpha_word_share > 0.2},
+        {'rule': 'stop_words_below_2', 'value': stop_word_count::DOUBLE, 'fails': stop_word_count < 2},
+        {'rule': 'duplicate_line_share_above_0.3', 'value': duplicate_line_share,
+         'fails': duplicate_line_share > 0.3},
+        {'rule': 'duplicate_paragraph_share_above_0.3', 'value': duplicate_paragraph_share,
+         'fails': duplicate_paragraph_share > 0.3},
+        {'rule': 'duplicate_line_char_share_above_0.2', 'value': duplicate_line_char_share,
+         'fails': duplicate_line_char_share > 0.2},
+        {'rule': 'duplicate_paragraph_char_share_above_0.2', 'value': duplicate_paragraph_char_share,
+         'fails': duplicate_paragraph_char_share > 0.2},
+        {'rule': 'top_2gram_char_share_above_0.2', 'value': top_2gram_char_share, 'fails': top_2gram_char_share > 0.2},
+        {'rule': 'top_3gram_char_share_above_0.18', 'value': top_3gram_char_share,
+         'fails': top_3gram_char_share > 0.18},
+        {'rule': 'top_4gram_char_share_above_0.16', 'value': top_4gram_char_share,
+         'fails': top_4gram_char_share > 0.16},
+        {'rule': 'duplicate_5gram_char_share_above_0.15', 'value': duplicate_5gram_char_share,
+         'fails': duplicate_5gram_char_share > 0.15},
+        {'rule': 'duplicate_6gram_char_share_above_0.14', 'value': duplicate_6gram_char_share,
+         'fails': duplicate_6gram_char_share > 0.14},
+        {'rule': 'duplicate_7gram_char_share_above_0.13', 'value': duplicate_7gram_char_share,
+         'fails': duplicate_7gram_char_share > 0.13},
+        {'rule': 'duplicate_8gram_char_share_above_0.12', 'value': duplicate_8gram_char_share,
+         'fails': duplicate_8gram_char_share > 0.12},
+        {'rule': 'duplicate_9gram_char_share_above_0.11', 'value': duplicate_9gram_char_share,
+         'fails': duplicate_9gram_char_share > 0.11},
+        {'rule': 'duplicate_10gram_char_share_above_0.1', 'value': duplicate_10gram_char_share,
+         'fails': duplicate_10gram_char_share > 0.1}
+    ], recursive := true)
+    FROM document_quality
+)
+WHERE fails;
+
+-- What C4's page rules (Raffel et al. 2020) would drop, and why. (C4's line rules cut lines,
+-- not pages: terminal_punctuation_line_share, javascript_line_count and policy_line_count say
+-- how much.)
+CREATE OR REPLACE VIEW c4_quality AS
+SELECT doc_id, rule, value
+FROM (
+    SELECT doc_id, unnest([
+        {'rule': 'lorem_ipsum', 'value': lorem_ipsum_count::DOUBLE, 'fails': lorem_ipsum_count > 0},
+        {'rule': 'curly_bracket', 'value': curly_bracket_count::DOUBLE, 'fails': curly_bracket_count > 0},
+        {'rule': 'sentences_below_3', 'value': c4_sentence_count::DOUBLE, 'fails': c4_sentence_count < 3}
+    ], recursive := true)
+    FROM document_quality
+)
+WHERE fails;
+
+-- clean_documents that have quality signals and pass both Gopher's and C4's page rules.
+CREATE OR REPLACE VIEW quality_documents AS
+SELECT c.*
+FROM clean_documents c SEMI JOIN document_quality q USING (doc_id)
+WHERE c.doc_id NOT IN (SELECT doc_id FROM gopher_quality UNION ALL SELECT doc_id FROM c4_quality);
+
+-- Personal data found, by kind: spans, and in how many documents.
+CREATE OR REPLACE VIEW pii_by_kind AS
+SELECT kind, count(*) AS spans, count(DISTINCT doc_id) AS documents
+FROM pii
+GROUP BY kind
+ORDER BY spans DESC, kind;
+
+-- Each document's final text (documents.text) with its personal data masked: every span
+-- replaced by its kind in brackets ("[email]"); only documents that hold some. What
+-- docmill export --redact writes.
+CREATE OR REPLACE VIEW redacted_texts AS
+WITH spans AS (
+    SELECT doc_id, position, kind, "start", "end",
+           coalesce(lag("end") OVER (PARTITION BY doc_id, position ORDER BY "start"), 0) AS after
+    FROM pii
+), redacted_paragraphs AS (
+    SELECT p.doc_id, p.position,
+           string_agg(substr(p.text, s.after + 1, s."start" - s.after) || '[' || s.kind || ']', '' ORDER BY s."start")
+               || substr(p.text, max(s."end") + 1) AS text
+    FROM paragraphs p JOIN spans s USING (doc_id, position)
+    GROUP BY p.doc_id, p.position, p.text
+)
+SELECT p.doc_id,
+       string_agg(coalesce(r.text, p.text), chr(10) || chr(10) ORDER BY p.position)
+           -- as documents.text: kept paragraphs, and the document's own repeats
+           FILTER (WHERE p.status = 'kept' OR (p.status = 'duplicate' AND p.dup_of_doc = p.doc_id
+                                               AND p.dup_kind <> 'teaser')) AS text
+FROM paragraphs p LEFT JOIN redacted_paragraphs r USING (doc_id, position)
+WHERE p.doc_id IN (SELECT doc_id FROM pii)
+GROUP BY p.doc_id;

@@ -34,6 +34,12 @@ SECTIONS = (
     Section("Boilerplate removed, by rule", "SELECT rule, paragraphs, documents FROM boilerplate_by_rule",
             "paragraphs"),
     Section("Duplicates, by kind", "SELECT * FROM duplicates_by_kind", "paragraphs"),
+    Section("Quality: documents failing each published rule (gopher_quality, c4_quality)", """
+        SELECT 'gopher' AS filter, rule, count(*) AS documents FROM gopher_quality GROUP BY ALL
+        UNION ALL
+        SELECT 'c4', rule, count(*) FROM c4_quality GROUP BY ALL
+        ORDER BY documents DESC, filter, rule""", "documents"),
+    Section("Personal data, by kind", "SELECT * FROM pii_by_kind", "spans"),
     Section("Runs, by day (latest 14)", """
         SELECT day, runs, failed_runs, documents_new + documents_updated + documents_deleted AS documents_changed,
                documents_failed

@@ -14,6 +14,8 @@ from tasks.dedup import FirstSeen, mark_duplicates, repeated_document, sign_para
 from tasks.html import NoContent, extract_html
 from tasks.language import DOCUMENT_SAMPLE_CHARS, detect_languages, init_detector
 from tasks.normalize import normalize_text, split_paragraphs
+from tasks.pii import find_pii
+from tasks.quality import quality_signals
 from tasks.reading import Decoded, UnreadableSource, content_hash, decode_counted, reject_binary
 from tasks.records import KEPT, REMOVED, BatchResult, Document, Extractor, Failure, Metadata, Paragraph, RawRecord
 
@@ -123,6 +125,8 @@ def clean_record(
         locator=record.locator, format=record.format, extractor=extractor, meta=meta, invalid_bytes=invalid_bytes,
     )
     _detect(document)
+    document.quality = quality_signals([p.text for p in paragraphs if p.status != REMOVED], document.lang)
+    document.pii = find_pii((p.position, p.text) for p in paragraphs)
     if resolve:
         mark_duplicates(record.doc_id, paragraphs, {} if first_seen is None else first_seen)
         document.dup_of_doc = repeated_document(paragraphs)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from operator import attrgetter
 
+from tasks.pii import PiiSpan
+from tasks.quality import QualitySignals
+
 KEPT = "kept"
 REMOVED = "removed"
 DUPLICATE = "duplicate"
@@ -115,6 +118,8 @@ class Document:
     meta: Metadata = field(default_factory=Metadata)
     dup_of_doc: str | None = None  # the document it repeats, when all its kept paragraphs are duplicates
     invalid_bytes: int = 0  # bytes of its UTF-8 source that were invalid, replaced by U+FFFD
+    quality: QualitySignals | None = None  # of its text that is not boilerplate (tasks/quality.py)
+    pii: list[PiiSpan] = field(default_factory=list)  # personal data found in its paragraphs (tasks/pii.py)
 
     @property
     def text(self) -> str:

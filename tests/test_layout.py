@@ -8,7 +8,7 @@ import sys
 from conftest import ROOT, SAMPLES
 
 CORE = ["tasks", "tasks.records", "tasks.normalize", "tasks.boilerplate", "tasks.dedup",
-        "tasks.language", "tasks.reading", "tasks.pipeline"]
+        "tasks.language", "tasks.reading", "tasks.pipeline", "tasks.quality", "tasks.pii"]
 
 
 def test_core_imports_neither_prefect_nor_duckdb():

@@ -362,16 +362,19 @@ def _as_written_by(path, version: int) -> None:
             con.execute("DROP TABLE paragraph_bands")
         if version < 4:
             con.execute("DROP TABLE paragraph_firsts")
+        if version < 6:
+            con.execute("DROP TABLE document_quality")
+            con.execute("DROP TABLE pii")
         for added_in, table, column, _ in _ADDED_COLUMNS:
             if added_in > version:
                 con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         con.execute("UPDATE docmill_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, version):
     """Version 1 had exact dedup only, version 2 no long teaser prefixes, version 3 no
-    first-occurrence index. Opening one adds what is missing (band keys once), keeps the
+    first-occurrence index, version 5 no quality signals or personal data. Opening one adds what is missing (band keys once), keeps the
     stored resolutions, and later loads find exact and near duplicates and long teasers of
     the old paragraphs."""
     story = ("The regional council voted on Tuesday to close the old bridge over the river for repairs, "
@@ -394,6 +397,8 @@ def test_an_older_database_is_upgraded_and_its_paragraphs_found_again(tmp_path, 
         write_docs(tmp_path / "new", {"b.txt": [story.replace("Tuesday", "Wednesday"), story[:100] + "…", once]})
         load(corpus, [tmp_path / "new"], "new")
         assert set(before) <= set(snapshot(con))  # the old resolutions stay
+        # the new document has quality signals; the old one has none until it is re-ingested
+        assert con.execute("SELECT count(*) FROM document_quality").fetchone() == (1,)
         found = con.execute(
             "SELECT p.dup_kind, o.text FROM paragraphs p JOIN paragraphs o "
             "ON o.doc_id = p.dup_of_doc AND o.position = p.dup_of_position WHERE p.status = 'duplicate' "
