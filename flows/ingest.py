@@ -26,7 +26,7 @@ from prefect.artifacts import (
     create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact,
 )
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -55,15 +55,23 @@ _MAX_BYTES_IN_FLIGHT = MAX_BATCH_BYTES * 3 // 2
 COMPLETED_WITH_FAILURES = "CompletedWithFailures"
 
 
-class _NoTracebackForBusy(logging.Filter):
-    """A run that gave up on the database has logged who held it; it raises so that the
-    deployment's retries take it up, and Prefect's traceback of that would bury the message."""
+
+
+class SourcesMissing(RuntimeError):
+    """A source the run was given does not exist (a wrong path, a missing mount)."""
+
+
+class _NoTracebackForReported(logging.Filter):
+    """A run that gave up on the database, or missed a source, has logged why; it raises
+    (a flow that returns a Failed state under retries is left AwaitingRetry, never run
+    again) so that the deployment's retries take it up, and Prefect's traceback of that
+    would bury the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], DatabaseBusy))
+        return not (record.exc_info and isinstance(record.exc_info[1], (DatabaseBusy, SourcesMissing)))
 
 
-logging.getLogger("prefect.flow_runs").addFilter(_NoTracebackForBusy())
+logging.getLogger("prefect.flow_runs").addFilter(_NoTracebackForReported())
 
 
 def _run_name() -> str:
@@ -364,7 +372,9 @@ def ingest(
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
                 cleaned = _cleaned(planned, corpus, force, spec, pool, parts=2 * workers)
-                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)))
+                # A run that missed a source it was given fails (see _outcome), in runs as in Prefect.
+                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)),
+                          RunStatus.FAILED if _missing(discover_failures) else RunStatus.COMPLETED)
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
     except DatabaseBusy as busy:
@@ -374,7 +384,7 @@ def ingest(
             "started_at": started_at.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
             "status": RunStatus.FAILED.value,
         })
-        raise  # a failure, which the deployment's retries take up (no traceback: _NoTracebackForBusy)
+        raise  # a failure, which the deployment's retries take up (no traceback: _NoTracebackForReported)
     summary.update(seconds=round(time.monotonic() - clock, 1), source_files=len(files))
     create_table_artifact(summary_rows(summary), key="ingest-summary", description=f"docmill ingest into {db}")
     if summary.get("failures"):
@@ -383,27 +393,33 @@ def ingest(
     return _outcome(summary, discover_failures)
 
 
+def _missing(discover_failures: Sequence[Failure]) -> list[str]:
+    """The sources given to the run that do not exist."""
+    return [f.source for f in discover_failures if f.error_type == "FileNotFoundError"]
+
+
 def _outcome(summary: dict, discover_failures: Sequence[Failure]) -> dict | State:
-    """The run's final state: the summary if nothing failed; Failed if a source given was
-    not found (a wrong path or a missing mount, not a bad file); else Completed, named
-    COMPLETED_WITH_FAILURES, the count by stage in its message."""
+    """The run's final state: the summary if nothing failed; SourcesMissing (the run fails)
+    if a source given was not found (a wrong path or a missing mount, not a bad file); else
+    Completed, named COMPLETED_WITH_FAILURES, the count by stage in its message."""
     failures = summary.get("failures") or []
     if not failures:
         return summary
     by_stage = Counter(stage for _, stage, _ in failures)
     message = f"{len(failures)} input(s) failed: " + ", ".join(f"{stage} {n}" for stage, n in by_stage.most_common())
-    missing = [f.source for f in discover_failures if f.error_type == "FileNotFoundError"]
+    missing = _missing(discover_failures)
     if missing:
-        return Failed(message=f"source not found: {', '.join(missing)}; {message}", data=summary)
+        get_run_logger().error("source not found: %s", ", ".join(missing))
+        raise SourcesMissing(f"source not found: {', '.join(missing)}; {message}")
     return Completed(name=COMPLETED_WITH_FAILURES, message=message, data=summary)
 
 
 def _load_all(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], corpus: Corpus, run_id: str, counts: LoadCounts,
-    progress: _Progress,
+    progress: _Progress, done: RunStatus = RunStatus.COMPLETED,
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
-    line each; the run is recorded completed, or failed if anything escapes."""
+    line each; the run is recorded ``done``, or failed if anything escapes."""
     logger, status = get_run_logger(), RunStatus.FAILED
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
@@ -421,7 +437,7 @@ def _load_all(
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
                 progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
         _check_stop()
-        status = RunStatus.COMPLETED
+        status = done
     finally:
         progress.close()
         if _stop_requested.is_set():

@@ -106,11 +106,14 @@ def test_a_missing_source_directory_fails_the_run_with_a_warning(tmp_path):
     missing = tmp_path / "inbox"
     state = ingest(sources=[str(missing)], db=str(db), return_state=True)
     assert state.is_failed()
-    assert state.message == f"source not found: {missing}; 1 input(s) failed: discover 1"
+    assert state.message.endswith(f"SourcesMissing: source not found: {missing}; 1 input(s) failed: discover 1")
     assert rows(db, "SELECT source, stage FROM failures") == [(str(missing), "discover")]
     assert rows(db, "SELECT source FROM failing_now") == [(str(missing),)]
-    warnings = [log.message for log in logs_of(state) if log.level == 30]
-    assert f"failed [discover] {missing}: no such file or directory: {missing}" in warnings
+    assert rows(db, "SELECT status FROM runs") == [("failed",)]
+    logs = logs_of(state)
+    assert f"failed [discover] {missing}: no such file or directory: {missing}" in [l.message for l in logs if l.level == 30]
+    assert f"source not found: {missing}" in [log.message for log in logs if log.level == 40]
+    assert not any("Traceback" in log.message for log in logs)
 
 
 def test_parallel_batches_load_the_same_corpus_as_one_process(tmp_path):
@@ -328,8 +331,8 @@ def test_workers_started_early_are_the_runs_and_stop_with_the_block(tmp_path):
 
 
 def _held(db, run: str, seconds: float, after=None):
-    """Hold the database's writer lock from another thread for ``seconds`` (from when
-    ``after`` is set, if given); returns the thread."""
+    """Hold the database's writer lock from another thread for ``seconds`` from when the
+    event ``after`` is set; returns the thread."""
     import threading
     import time
 
@@ -340,8 +343,7 @@ def _held(db, run: str, seconds: float, after=None):
     def hold():
         with writer_lock(db, run, timeout=5):
             taken.set()
-            if after is not None:
-                after.wait(120)
+            after.wait(600)
             time.sleep(seconds)
         thread.released = time.monotonic()
 
@@ -384,14 +386,18 @@ def test_a_run_waiting_for_the_lock_says_who_holds_it_and_counts_the_wait(tmp_pa
 def test_a_run_that_gives_up_on_the_lock_is_retried_and_reaches_runs(tmp_path):
     from storage.stats import corpus_stats
 
+    import threading
+
     db = tmp_path / "corpus.duckdb"
-    holder = _held(db, "nightly-123", 6)
+    done = threading.Event()
+    holder = _held(db, "nightly-123", 0, after=done)
     # As the deployments run it (retries in deployments/prefect.yaml): each attempt waits twice as long.
     state = ingest.with_options(retries=1, retry_delay_seconds=0)(
         sources=[str(SAMPLES)], db=str(db), lock_timeout=1, return_state=True)
+    done.set()
     assert state.is_failed() and "is being written by docmill run nightly-123" in state.message
     messages = [log.message for log in logs_of(state)]
-    assert sum("gave up after" in m for m in messages) == 2  # the first attempt waited 1 s, the retry 2 s
+    assert sum(m.startswith(f"{db} is being written by") for m in messages) == 2  # the first attempt waited 1 s, the retry 2 s
     assert not any("Traceback" in m for m in messages)
     holder.join()
     assert not db.exists()  # nothing half-written
