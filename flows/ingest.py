@@ -55,8 +55,6 @@ _MAX_BYTES_IN_FLIGHT = MAX_BATCH_BYTES * 3 // 2
 COMPLETED_WITH_FAILURES = "CompletedWithFailures"
 
 
-
-
 class SourcesMissing(RuntimeError):
     """A source the run was given does not exist (a wrong path, a missing mount)."""
 

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -733,7 +734,8 @@ class Corpus:
     # --- runs -----------------------------------------------------------------------------
 
     def start_run(
-        self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict, started_at=None
+        self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict,
+        started_at: datetime | None = None,
     ) -> int:
         """Record a run as running, from ``started_at`` (before it waited for the database;
         an earlier attempt of the same run counts from its own start). Runs still marked
