@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -23,13 +26,13 @@ from prefect.artifacts import (
     create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact,
 )
 from prefect.runtime import flow_run
-from prefect.states import Failed, State
+from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.report import failures_markdown, summary_rows
 from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts, RunStatus
-from storage.lock import DatabaseBusy, open_with_retry, writer_lock
+from storage.lock import DatabaseBusy, note_unrecorded_run, open_with_retry, unrecorded_runs, writer_lock
 from storage.search import rebuild_index
 from tasks.boilerplate import RuleSpec, load_rules
 from tasks.dedup import TIERS, DedupParams
@@ -47,6 +50,26 @@ DEFAULT_BATCH_SIZE = 200
 # 32 MiB let a third be read, and the loads that came then peaked 30 MiB higher.
 _MAX_BATCHES_IN_FLIGHT = 4
 _MAX_BYTES_IN_FLIGHT = MAX_BATCH_BYTES * 3 // 2
+# A run with failed inputs ends Completed under this name: the corpus was updated, but the
+# runs list and the dashboard show at a glance that something needs a look.
+COMPLETED_WITH_FAILURES = "CompletedWithFailures"
+
+
+class SourcesMissing(RuntimeError):
+    """A source the run was given does not exist (a wrong path, a missing mount)."""
+
+
+class _NoTracebackForReported(logging.Filter):
+    """A run that gave up on the database, or missed a source, has logged why; it raises
+    (a flow that returns a Failed state under retries is left AwaitingRetry, never run
+    again) so that the deployment's retries take it up, and Prefect's traceback of that
+    would bury the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], (DatabaseBusy, SourcesMissing)))
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_NoTracebackForReported())
 
 
 def _run_name() -> str:
@@ -316,6 +339,8 @@ def ingest(
             shares with its original (Jaccard similarity), in (0, 1].
     """
     logger = get_run_logger()
+    # The run counts from here, its wait for the database included.
+    started_at, clock = datetime.now(timezone.utc), time.monotonic()
     if format is not None and format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     run_id = str(flow_run.id)
@@ -326,38 +351,73 @@ def ingest(
     files, discover_failures = discover_sources(sources, include or (), exclude or ())
     workers = _worker_count(workers, _input_bytes_up_to([file.path for file in files], _POOL_THRESHOLD_BYTES))
     logger.info("%d source files, %d cleaning process(es)", len(files), workers)
+    for failure in discover_failures:
+        logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
 
     counts = LoadCounts(documents_failed=len(discover_failures))
+    # Backoff across the deployment's retries: each attempt waits twice as long as the last.
+    wait = lock_timeout * 2 ** max((flow_run.run_count or 1) - 1, 0)
     try:
-        with _signals_noted(), writer_lock(db, run_id, lock_timeout):
-            opened = open_with_retry(db, lambda: Corpus(db, dedup), lock_timeout)
+        with _signals_noted(), writer_lock(db, run_id, wait, logger.warning):
+            opened = open_with_retry(db, lambda: Corpus(db, dedup), wait, logger.warning)
             with opened as corpus, _cleaning_pool(workers) as pool, _heap_frozen():
-                closed = corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters)
+                with unrecorded_runs(db) as earlier:
+                    corpus.record_unrecorded_runs(earlier)
+                closed = corpus.start_run(run_id, flow_run.name, sources, flow_run.parameters, started_at)
                 if closed:
                     logger.warning("%d earlier run(s) left running by a killed process: closed as interrupted", closed)
                 corpus.record_failures(run_id, discover_failures)
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
                 cleaned = _cleaned(planned, corpus, force, spec, pool, parts=2 * workers)
-                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)))
+                # A run that missed a source it was given fails (see _outcome), in runs as in Prefect.
+                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)),
+                          RunStatus.FAILED if _missing(discover_failures) else RunStatus.COMPLETED)
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
     except DatabaseBusy as busy:
         logger.error("%s", busy)
-        return Failed(message=str(busy))
+        note_unrecorded_run(db, {
+            "run_id": run_id, "run_name": flow_run.name, "sources": list(sources), "parameters": flow_run.parameters,
+            "started_at": started_at.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
+            "status": RunStatus.FAILED.value,
+        })
+        raise  # a failure, which the deployment's retries take up (no traceback: _NoTracebackForReported)
+    summary.update(seconds=round(time.monotonic() - clock, 1), source_files=len(files))
     create_table_artifact(summary_rows(summary), key="ingest-summary", description=f"docmill ingest into {db}")
     if summary.get("failures"):
         create_markdown_artifact(failures_markdown(summary["failures"]), key="ingest-failures",
                                  description="Sources this run could not ingest")
-    return summary
+    return _outcome(summary, discover_failures)
+
+
+def _missing(discover_failures: Sequence[Failure]) -> list[str]:
+    """The sources given to the run that do not exist."""
+    return [f.source for f in discover_failures if f.error_type == "FileNotFoundError"]
+
+
+def _outcome(summary: dict, discover_failures: Sequence[Failure]) -> dict | State:
+    """The run's final state: the summary if nothing failed; SourcesMissing (the run fails)
+    if a source given was not found (a wrong path or a missing mount, not a bad file); else
+    Completed, named COMPLETED_WITH_FAILURES, the count by stage in its message."""
+    failures = summary.get("failures") or []
+    if not failures:
+        return summary
+    by_stage = Counter(stage for _, stage, _ in failures)
+    message = f"{len(failures)} input(s) failed: " + ", ".join(f"{stage} {n}" for stage, n in by_stage.most_common())
+    missing = _missing(discover_failures)
+    if missing:
+        get_run_logger().error("source not found: %s", ", ".join(missing))
+        raise SourcesMissing(f"source not found: {', '.join(missing)}; {message}")
+    return Completed(name=COMPLETED_WITH_FAILURES, message=message, data=summary)
 
 
 def _load_all(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], corpus: Corpus, run_id: str, counts: LoadCounts,
-    progress: _Progress,
+    progress: _Progress, done: RunStatus = RunStatus.COMPLETED,
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
-    line each; the run is recorded completed, or failed if anything escapes."""
+    line each; the run is recorded ``done``, or failed if anything escapes."""
     logger, status = get_run_logger(), RunStatus.FAILED
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
@@ -375,7 +435,7 @@ def _load_all(
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
                 progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
         _check_stop()
-        status = RunStatus.COMPLETED
+        status = done
     finally:
         progress.close()
         if _stop_requested.is_set():

@@ -18,6 +18,12 @@ def summary_rows(summary: Mapping) -> list[dict[str, str]]:
         ("paragraphs removed", summary.get("paragraphs_removed", 0)),
         ("paragraphs duplicate", summary.get("paragraphs_duplicate", 0)),
     ]
+    if "seconds" in summary:
+        rows.insert(0, ("run duration (s)", summary["seconds"]))
+    if "source_files" in summary:
+        rows.insert(1, ("source files seen", summary["source_files"]))
+    by_stage = Counter(stage for _, stage, _ in summary.get("failures", []))
+    rows += [(f"failed at {stage}", count) for stage, count in by_stage.most_common()]
     rows += [(f"removed by {rule}", count) for rule, count in summary.get("removed_by_rule", {}).items()]
     rows += [(f"language {lang}", count) for lang, count in summary.get("languages", {}).items()]
     rows += [(f"documents failing {name}", count) for name, count in summary.get("quality", {}).items()]

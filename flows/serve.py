@@ -28,7 +28,13 @@ def serve(name: str = "nightly", parameters: dict | None = None) -> None:
 
     spec = deployment_spec(name)
     limit = spec.get("concurrency_limit")
-    ingest.serve(
+    env = ((spec.get("work_pool") or {}).get("job_variables") or {}).get("env") or {}
+    # The retries a worker's process reads from the deployment's environment, for this process.
+    retrying = ingest.with_options(
+        retries=int(env.get("PREFECT_FLOWS_DEFAULT_RETRIES", 0)),
+        retry_delay_seconds=float(env.get("PREFECT_FLOWS_DEFAULT_RETRY_DELAY_SECONDS", 0)),
+    )
+    retrying.serve(
         name=f"{name}-served",
         schedules=[Cron(s["cron"], timezone=s.get("timezone")) for s in spec.get("schedules", []) if "cron" in s],
         parameters={**spec.get("parameters", {}), **(parameters or {})},

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -759,19 +760,38 @@ class Corpus:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict) -> int:
-        """Record a run as running. Runs still marked running were killed (a run holds the
-        writer lock from start to finish): they are closed as interrupted; returns how many."""
+    def start_run(
+        self, run_id: str, run_name: str | None, sources: Sequence[str], parameters: dict,
+        started_at: datetime | None = None,
+    ) -> int:
+        """Record a run as running, from ``started_at`` (before it waited for the database;
+        an earlier attempt of the same run counts from its own start). Runs still marked
+        running were killed (a run holds the writer lock from start to finish): they are
+        closed as interrupted; returns how many."""
         closed = self.con.execute(
             "UPDATE runs SET status = ?, finished_at = now() WHERE status = ?",
             [RunStatus.INTERRUPTED.value, RunStatus.RUNNING.value],
         ).fetchone()[0]
         self.con.execute(
-            "INSERT OR REPLACE INTO runs (run_id, run_name, sources, parameters, started_at, status) "
-            "VALUES (?, ?, ?, ?, now(), ?)",
-            [run_id, run_name, list(sources), json.dumps(parameters, default=str), RunStatus.RUNNING.value],
+            "INSERT INTO runs (run_id, run_name, sources, parameters, started_at, status) "
+            "VALUES (?, ?, ?, ?, coalesce(?::TIMESTAMPTZ, now()), ?) ON CONFLICT (run_id) DO UPDATE SET "
+            "started_at = least(runs.started_at, excluded.started_at), status = excluded.status, finished_at = NULL",
+            [run_id, run_name, list(sources), json.dumps(parameters, default=str), started_at, RunStatus.RUNNING.value],
         )
         return closed
+
+    def record_unrecorded_runs(self, runs: Sequence[Mapping]) -> None:
+        """Record runs that ended without the database (they gave up waiting for it), from
+        storage.lock.note_unrecorded_run: each flow run once, from its first attempt's start."""
+        for run in runs:
+            self.con.execute(
+                "INSERT INTO runs (run_id, run_name, sources, parameters, started_at, finished_at, status) "
+                "VALUES (?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                "started_at = least(runs.started_at, excluded.started_at), "
+                "finished_at = greatest(runs.finished_at, excluded.finished_at), status = excluded.status",
+                [run["run_id"], run.get("run_name"), list(run.get("sources") or []), json.dumps(run.get("parameters") or {}),
+                 run["started_at"], run["finished_at"], RunStatus(run["status"]).value],
+            )
 
     def finish_run(self, run_id: str, status: RunStatus, counts: LoadCounts) -> None:
         self.con.execute(
@@ -806,9 +826,12 @@ class Corpus:
             return dict(self.con.execute(sql, params).fetchall())
 
     def source_hashes(self, sources: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the given files, for those last read to their end."""
+        """Content hashes of the given files, for those last read to their end without a
+        failure: a file that failed is read again, so that every run reports it while it stays."""
         return self._lookup(
-            "SELECT source, content_hash FROM sources WHERE complete AND source IN (SELECT key FROM wanted)", sources
+            "SELECT source, content_hash FROM sources WHERE complete AND source IN (SELECT key FROM wanted) "
+            "AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.run_id = sources.run_id "
+            "AND (f.source = sources.source OR starts_with(f.source, sources.source || ' (')))", sources
         )
 
     def document_hashes(self, records: Sequence[RawRecord]) -> dict[str, str]:

@@ -409,3 +409,24 @@ SELECT p.doc_id,
 FROM paragraphs p LEFT JOIN redacted_paragraphs r USING (doc_id, position)
 WHERE p.doc_id IN (SELECT doc_id FROM pii)
 GROUP BY p.doc_id;
+
+-- What is failing now: each source's failures in the latest run that reported it, unless a
+-- later completed run read it without failing or looked at the same sources and did not
+-- report it (fixed, or gone). A bad file is read again by every run while it stays.
+CREATE OR REPLACE VIEW failing_now AS
+WITH latest AS (
+    SELECT f.source, f.stage, f.error_type, f.message, f.failed_at, f.run_id,
+           r.started_at AS run_started_at, r.sources AS run_sources
+    FROM failures f JOIN runs r USING (run_id)
+    QUALIFY dense_rank() OVER (PARTITION BY f.source ORDER BY r.started_at DESC, f.run_id) = 1
+)
+SELECT source, stage, error_type, message, failed_at, run_id
+FROM latest l
+WHERE NOT EXISTS (
+    SELECT 1 FROM runs later
+    WHERE later.started_at > l.run_started_at AND later.status = 'completed'
+      AND (later.sources = l.run_sources
+           OR EXISTS (SELECT 1 FROM sources s WHERE s.run_id = later.run_id
+                      AND (s.source = l.source OR starts_with(l.source, s.source || ' ('))))
+)
+ORDER BY stage, source;

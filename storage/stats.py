@@ -45,6 +45,8 @@ SECTIONS = (
                documents_failed
         FROM runs_by_day LIMIT 14""", "documents_changed"),
     Section("Failures, by stage", "SELECT stage, failures, sources, example FROM failures_by_stage", "failures"),
+    Section("Failing now (latest run that read each source)",
+            "SELECT stage, regexp_extract(source, '[^/]+/?$') AS file, message FROM failing_now"),
 )
 
 

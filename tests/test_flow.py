@@ -55,17 +55,65 @@ def test_bad_inputs_are_failures_and_the_run_goes_on(tmp_path):
     latin1 = "Le café coûte cher à Paris, hélas. Les élèves sont très sûrs d'eux, déjà en été."
     (inbox / "legacy.txt").write_bytes(latin1.encode("latin-1"))
     db = tmp_path / "corpus.duckdb"
-    state = ingest(sources=[str(inbox), str(tmp_path / "missing")], db=str(db), return_state=True)
+    state = ingest(sources=[str(inbox)], db=str(db), return_state=True)
+    # Not a plain green "Completed": the runs list tells this run apart, with the count.
+    assert state.is_completed() and state.name == "CompletedWithFailures"
+    assert state.message == "2 input(s) failed: read 1, decode 1"
     summary = state.result()
-    assert (summary["status"], summary["documents_new"], summary["documents_failed"]) == ("completed", 3, 3)
-    markdown = artifacts_of(state)["ingest-failures"].data
-    assert "# 3 sources could not be ingested" in markdown and "| decode | `" in markdown
+    assert (summary["status"], summary["documents_new"], summary["documents_failed"]) == ("completed", 3, 2)
+    artifacts = artifacts_of(state)
+    markdown = artifacts["ingest-failures"].data
+    assert "# 2 sources could not be ingested" in markdown and "| decode | `" in markdown
+    table = {row["metric"]: row["value"] for row in json.loads(artifacts["ingest-summary"].data)}
+    assert (table["source files seen"], table["failed at decode"], table["failed at read"]) == ("5", "1", "1")
+    assert 0 < float(table["run duration (s)"]) < 600
     failures = {source.rsplit("/", 1)[1]: (stage, message) for source, stage, message in
                 rows(db, "SELECT source, stage, message FROM failures")}
     assert failures["image.txt"] == ("decode", "binary content (NUL bytes), not text")
     assert failures["empty.txt"] == ("read", "empty file: no text to ingest")
-    assert failures["missing"][0] == "discover"
     assert rows(db, "SELECT text, lang FROM documents WHERE source LIKE '%legacy.txt'") == [(latin1, "fr")]
+
+
+def test_a_bad_file_that_stays_is_reported_by_every_run_and_failing_now(tmp_path):
+    from storage.stats import corpus_stats
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    (inbox / "feed.jsonl").write_text(
+        json.dumps({"text": "A story delivered by the feed, long enough to be a paragraph of text."}) + "\n{oops\n")
+    db = tmp_path / "corpus.duckdb"
+    first = ingest(sources=[str(inbox)], db=str(db))
+    second = ingest(sources=[str(inbox)], db=str(db), return_state=True)
+    summary = second.result()
+    names = lambda failures: sorted((source.rsplit("/", 1)[1], stage) for source, stage, _ in failures)
+    expected = [("empty.txt", "read"), ("feed.jsonl", "parse"), ("image.txt", "decode")]
+    assert names(first["failures"]) == names(summary["failures"]) == expected
+    assert second.name == "CompletedWithFailures" and summary["documents_new"] == 0
+    assert names(rows(db, "SELECT source, stage, message FROM failing_now")) == expected
+    assert "Failing now" in corpus_stats(db) and "image.txt" in corpus_stats(db)
+
+    (inbox / "image.txt").unlink()  # fixed or gone: no longer failing
+    (inbox / "empty.txt").write_text("Now the file has a sentence of its own, long enough to keep.\n")
+    third = ingest(sources=[str(inbox)], db=str(db))
+    assert names(third["failures"]) == [("feed.jsonl", "parse")]
+    assert names(rows(db, "SELECT source, stage, message FROM failing_now")) == [("feed.jsonl", "parse")]
+
+
+def test_a_missing_source_directory_fails_the_run_with_a_warning(tmp_path):
+    db = tmp_path / "corpus.duckdb"
+    missing = tmp_path / "inbox"
+    state = ingest(sources=[str(missing)], db=str(db), return_state=True)
+    assert state.is_failed()
+    assert state.message.endswith(f"SourcesMissing: source not found: {missing}; 1 input(s) failed: discover 1")
+    assert rows(db, "SELECT source, stage FROM failures") == [(str(missing), "discover")]
+    assert rows(db, "SELECT source FROM failing_now") == [(str(missing),)]
+    assert rows(db, "SELECT status FROM runs") == [("failed",)]
+    logs = logs_of(state)
+    assert f"failed [discover] {missing}: no such file or directory: {missing}" in [l.message for l in logs if l.level == 30]
+    assert f"source not found: {missing}" in [log.message for log in logs if log.level == 40]
+    assert not any("Traceback" in log.message for log in logs)
 
 
 def test_parallel_batches_load_the_same_corpus_as_one_process(tmp_path):
@@ -103,6 +151,19 @@ def test_a_batch_holding_only_files_it_completes_cleans_without_error(tmp_path):
         "clean batch 1", "clean batch 2", "clean batch 3"]
     assert all(run.state.is_completed() for run in task_runs)
     assert rows(db, "SELECT count(*) FROM sources WHERE complete") == [(10,)]
+
+
+def logs_of(state) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # the run's last lines may still be on their way
+    with get_client(sync_client=True) as client:
+        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])),
+                                sort=LogSort.TIMESTAMP_ASC)
 
 
 def artifacts_of(state) -> dict:
@@ -267,3 +328,83 @@ def test_workers_started_early_are_the_runs_and_stop_with_the_block(tmp_path):
     assert flow_module._early_pool is None
     with pytest.raises(RuntimeError):
         early.submit(os.getpid)
+
+
+def _held(db, run: str, seconds: float, after=None):
+    """Hold the database's writer lock from another thread for ``seconds`` from when the
+    event ``after`` is set; returns the thread."""
+    import threading
+    import time
+
+    from storage.lock import writer_lock
+
+    taken = threading.Event()
+
+    def hold():
+        with writer_lock(db, run, timeout=5):
+            taken.set()
+            after.wait(600)
+            time.sleep(seconds)
+        thread.released = time.monotonic()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait(5)
+    return thread
+
+
+def test_a_run_waiting_for_the_lock_says_who_holds_it_and_counts_the_wait(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from storage import lock
+
+    monkeypatch.setattr(lock, "WAIT_REPORT_SECONDS", 1.0)
+    waiting, report = threading.Event(), lock._WaitReporter.__call__
+    began = []
+
+    def noted(self, holder):
+        if not waiting.is_set():
+            began.append(time.monotonic())
+            waiting.set()
+        report(self, holder)
+
+    monkeypatch.setattr(lock._WaitReporter, "__call__", noted)
+    db = tmp_path / "corpus.duckdb"
+    holder = _held(db, "nightly-123", 3, after=waiting)
+    state = ingest(sources=[str(SAMPLES)], db=str(db), lock_timeout=60, return_state=True)
+    holder.join()
+    waited = holder.released - began[0]
+    assert state.is_completed()
+    warnings = [log.message for log in logs_of(state) if log.level == 30]
+    assert warnings[0].startswith(f"waiting up to 60 s for the database: {db} is being written by docmill run nightly-123 (pid")
+    assert any(w.startswith("still waiting for the database after ") and "nightly-123" in w for w in warnings[1:])
+    ((status, seconds),) = rows(db, "SELECT status, epoch(finished_at - started_at) FROM runs")
+    assert status == "completed" and seconds >= waited  # the wait included
+
+
+def test_a_run_that_gives_up_on_the_lock_is_retried_and_reaches_runs(tmp_path):
+    from storage.stats import corpus_stats
+
+    import threading
+
+    db = tmp_path / "corpus.duckdb"
+    done = threading.Event()
+    holder = _held(db, "nightly-123", 0, after=done)
+    # As the deployments run it (retries in deployments/prefect.yaml): each attempt waits twice as long.
+    state = ingest.with_options(retries=1, retry_delay_seconds=0)(
+        sources=[str(SAMPLES)], db=str(db), lock_timeout=1, return_state=True)
+    done.set()
+    assert state.is_failed() and "is being written by docmill run nightly-123" in state.message
+    messages = [log.message for log in logs_of(state)]
+    assert sum(m.startswith(f"{db} is being written by") for m in messages) == 2  # the first attempt waited 1 s, the retry 2 s
+    assert not any("Traceback" in m for m in messages)
+    holder.join()
+    assert not db.exists()  # nothing half-written
+
+    ingest(sources=[str(SAMPLES)], db=str(db))  # the next run records it
+    runs = rows(db, "SELECT run_id, status, epoch(finished_at - started_at) FROM runs ORDER BY started_at")
+    assert [(run_id, status) for run_id, status, _ in runs][0] == (str(state.state_details.flow_run_id), "failed")
+    assert [status for _, status, _ in runs] == ["failed", "completed"] and runs[0][2] >= 3
+    assert rows(db, "SELECT failed_runs FROM runs_by_day") == [(1,)]
+    assert "failed_runs" in corpus_stats(db)

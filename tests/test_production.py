@@ -122,6 +122,39 @@ def test_worker_runs_the_deployment_into_duckdb_with_artifacts(deployed_run, cli
     assert {"clean batch 1", "load batch 1"} <= {t.name for t in task_runs if t.flow_run_id == flow_run.id}
 
 
+def test_a_deployed_run_that_gives_up_on_the_lock_is_retried_and_reaches_runs(deployed_run, client_env, tmp_path):
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from storage.lock import writer_lock
+
+    db = tmp_path / "corpus.duckdb"
+    with api_client(client_env) as client:
+        deployment = client.read_deployment_by_name("ingest/adhoc")
+        env = deployment.job_variables["env"]
+        retries = int(env["PREFECT_FLOWS_DEFAULT_RETRIES"])
+        assert retries >= 1 and deployment.parameters["lock_timeout"] <= 600  # minutes, not an hour
+        with writer_lock(db, "analyst-session", timeout=1):
+            flow_run = client.create_flow_run_from_deployment(
+                deployment.id, parameters={"sources": [str(SAMPLES)], "db": str(db), "lock_timeout": 1},
+                job_variables={"env": {**env, "PREFECT_FLOWS_DEFAULT_RETRY_DELAY_SECONDS": "0"}},  # the test's patience
+            )
+            run([*PREFECT, "worker", "start", "--pool", "docmill", "--run-once"], client_env)
+            while not (finished := client.read_flow_run(flow_run.id)).state.is_final():
+                time.sleep(0.5)
+        logs = [log.message for log in client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))]
+    assert finished.state.is_failed() and finished.run_count == retries + 1
+    assert "is being written by docmill run analyst-session" in finished.state.message
+    assert sum(message.startswith(f"{db} is being written by") for message in logs) == retries + 1  # once an attempt
+    assert not any("Traceback" in message for message in logs)
+    run([*DOCMILL, "ingest", str(SAMPLES), "--db", str(db)], client_env)  # the next run records it
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT run_id, status FROM runs ORDER BY started_at LIMIT 1").fetchall() == [
+            (str(flow_run.id), "failed")]
+    stats = run([*DOCMILL, "stats", "--db", str(db)], client_env).stdout
+    assert "failed_runs" in stats
+
+
 def test_ui_shows_the_run_and_its_summary(deployed_run, live_server, tmp_path):
     chromium = shutil.which("chromium")
     if chromium is None:
