@@ -31,7 +31,8 @@ from flows.report import failures_markdown, summary_rows
 from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts, RunStatus
 from storage.lock import DatabaseBusy, open_with_retry, writer_lock
 from storage.search import rebuild_index
-from tasks.boilerplate import RuleSpec, load_rules
+from storage.site_template import mark_site_templates
+from tasks.boilerplate import Rule, RuleSpec, load_rules, site_repeat_rule
 from tasks.dedup import TIERS, DedupParams
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD
 from tasks.pipeline import init_worker
@@ -339,7 +340,7 @@ def ingest(
                 known_sources = {} if force else corpus.source_hashes([file.source for file in files])
                 planned = plan_batches(files, options, known_sources, batch_size)
                 cleaned = _cleaned(planned, corpus, force, spec, pool, parts=2 * workers)
-                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)))
+                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)), site_repeat_rule(load_rules(spec)))
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
     except DatabaseBusy as busy:
@@ -354,10 +355,11 @@ def ingest(
 
 def _load_all(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], corpus: Corpus, run_id: str, counts: LoadCounts,
-    progress: _Progress,
+    progress: _Progress, site_rule: Rule | None = None,
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
-    line each; the run is recorded completed, or failed if anything escapes."""
+    line each, then mark the lines repeated across a site (``site_rule``); the run is
+    recorded completed, or failed if anything escapes."""
     logger, status = get_run_logger(), RunStatus.FAILED
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
@@ -375,6 +377,10 @@ def _load_all(
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
                 progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
         _check_stop()
+        if site_rule is not None:
+            site = mark_site_templates(corpus, run_id, site_rule)
+            logger.info("%s: %d sites counted, %d template lines, %d paragraphs marked, %d unmarked",
+                        site_rule.name, site.sites, site.lines, site.marked, site.unmarked)
         status = RunStatus.COMPLETED
     finally:
         progress.close()
