@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.corpus import (
-    SEQ_SHIFT, Corpus, _cyclic_gc_paused, _index_firsts, _Resolution, _rollback,
-)
+import pyarrow as pa
+
+from storage.corpus import SEQ_SHIFT, Corpus, _cyclic_gc_paused, _index_firsts, _registered, _Resolution, _rollback
 from tasks.boilerplate import Rule
 from tasks.dedup import sign_paragraphs
 from tasks.language import detect_languages
+from tasks.pipeline import pick_title
 from tasks.records import KEPT, REMOVED, UNDETERMINED, Document, Paragraph
 
 
@@ -164,9 +165,11 @@ def _rewrite(corpus: Corpus, rule: Rule) -> None:
     documents: dict[str, Document] = {}
     seqs: dict[str, int] = {}
     unmarked: list[Paragraph] = []
+    before: dict[str, list[Paragraph]] = {}  # each document's paragraphs as boilerplate labelling left them
     for doc_id, seq, position, text, status, removed_by, kind, dup_doc, dup_position, similarity, lang, prob, mark in rows:
         if doc_id not in documents:
-            documents[doc_id], seqs[doc_id] = Document(doc_id, "", "", []), seq
+            documents[doc_id], seqs[doc_id], before[doc_id] = Document(doc_id, "", "", []), seq, []
+        before[doc_id].append(Paragraph(position, text, REMOVED if status == REMOVED else KEPT))
         if mark is True or (mark is None and removed_by == rule.name):
             paragraph = Paragraph(position, text, REMOVED, rule.name)
         elif status == REMOVED and removed_by != rule.name:  # another rule's removal, as it was
@@ -186,6 +189,7 @@ def _rewrite(corpus: Corpus, rule: Rule) -> None:
         for paragraph in document.paragraphs:
             if paragraph.status == REMOVED and paragraph.removed_by == rule.name:
                 paragraph.lang, paragraph.lang_prob = UNDETERMINED, None
+    _retitle(corpus, documents, before)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE gone AS SELECT doc_id, seq FROM documents "
         "WHERE doc_id IN (SELECT doc_id FROM st_changes)"
@@ -205,3 +209,19 @@ def _rewrite(corpus: Corpus, rule: Rule) -> None:
     _index_firsts(con, "SELECT key FROM gone_fingerprints")
     _Resolution(con, corpus.dedup).run(list(documents.values()), seqs, pointing, replacing=True)
     corpus._refresh_documents()
+
+
+def _retitle(corpus: Corpus, documents: dict[str, Document], before: dict[str, list[Paragraph]]) -> None:
+    """A title taken from the first content paragraph (a text file's headline) is taken
+    again once that paragraph is marked, or unmarked; a title the page gave stays."""
+    titles = dict(corpus.con.execute(
+        "SELECT doc_id, title FROM documents WHERE doc_id IN (SELECT doc_id FROM st_changes)"
+    ).fetchall())
+    changed = [(pick_title(document.paragraphs), doc_id) for doc_id, document in documents.items()
+               if titles.get(doc_id) is not None and titles[doc_id] == pick_title(before[doc_id])]
+    changed = [(title, doc_id) for title, doc_id in changed if title != titles[doc_id]]
+    if changed:
+        retitled = pa.table({"doc_id": [doc_id for _, doc_id in changed], "title": [title for title, _ in changed]},
+                            schema=pa.schema([("doc_id", pa.string()), ("title", pa.string())]))
+        with _registered(corpus.con, {"retitled": retitled}):
+            corpus.con.execute("UPDATE documents SET title = r.title FROM retitled r WHERE documents.doc_id = r.doc_id")

@@ -25,8 +25,10 @@ def write_site(folder, first: int, count: int, lines_of) -> None:
         (folder / f"article{i:02}.txt").write_text("\n".join(lines_of(i)) + "\n", encoding="utf-8")
 
 
-def article(site: str, i: int, *, top: str | None = None, bottom: str | None = None, quote: bool = False) -> list[str]:
-    lines = [f"Titre de l'article {i} du site {site}"]
+def article(site: str, i: int, *, header: str | None = None, top: str | None = None, bottom: str | None = None,
+            quote: bool = False) -> list[str]:
+    lines = [header] if header else []
+    lines.append(f"Titre de l'article {i} du site {site}")
     if top:
         lines.append(top)
     lines.append(f"Le contenu propre de l'article {i} du site {site} parle de sujets divers, avec le numéro {i}.")
@@ -75,8 +77,9 @@ def fates(db, text: str) -> list[tuple]:
 def test_lines_repeated_across_a_site_are_marked_with_their_counts_and_content_stays(tmp_path):
     inbox = tmp_path / "inbox"
     write_site(inbox / "siteA", 0, 6, lambda i: article("A", i, top=MENU, bottom=FOOTER, quote=i < 3))
-    # Site B carries site A's footer in two documents (too few there), its own menu in all six.
-    write_site(inbox / "siteB", 0, 6, lambda i: article("B", i, top=OTHER_MENU, bottom=FOOTER if i < 2 else None,
+    # Site B carries site A's footer in two documents (too few there), its own name above
+    # the headline in all six.
+    write_site(inbox / "siteB", 0, 6, lambda i: article("B", i, header=OTHER_MENU, bottom=FOOTER if i < 2 else None,
                                                          quote=i < 3))
     db = tmp_path / "corpus.duckdb"
     summary = ingest(sources=[str(inbox)], db=str(db))
@@ -95,6 +98,8 @@ def test_lines_repeated_across_a_site_are_marked_with_their_counts_and_content_s
     assert rows(db, "SELECT count(*) FROM documents WHERE contains(text, ?) OR contains(text, ?)", [MENU, OTHER_MENU]) == [(0,)]
     assert rows(db, "SELECT status <> 'removed', count(*) FROM paragraphs WHERE text LIKE 'Le contenu propre%' "
                     "OR text LIKE 'Un second paragraphe%' GROUP BY ALL") == [(True, 24)]
+    # A text file's title is its first content line: once the site's name above it goes, its headline.
+    assert rows(db, "SELECT title FROM documents WHERE source LIKE '%siteB/article00.txt'") == [("Titre de l'article 0 du site B",)]
     assert_consistent(db)
 
     before = rows(db, "SELECT doc_id, position, status, removed_by, dup_of_doc, dup_of_position, lang FROM paragraphs ORDER BY ALL")
