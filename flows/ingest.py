@@ -34,7 +34,8 @@ from flows.report import failures_markdown, summary_rows
 from storage.corpus import LOAD_GROUP_CHARACTERS, LOAD_GROUP_PARAGRAPHS, Corpus, LoadCounts, RunStatus
 from storage.lock import DatabaseBusy, note_unrecorded_run, open_with_retry, unrecorded_runs, writer_lock
 from storage.search import rebuild_index
-from tasks.boilerplate import RuleSpec, load_rules
+from storage.site_template import mark_site_templates
+from tasks.boilerplate import Rule, RuleSpec, load_rules, site_repeat_rule
 from tasks.dedup import TIERS, DedupParams
 from tasks.neardup import DEFAULT_NEAR_THRESHOLD
 from tasks.pipeline import init_worker
@@ -371,7 +372,7 @@ def ingest(
                 planned = plan_batches(files, options, known_sources, batch_size)
                 cleaned = _cleaned(planned, corpus, force, spec, pool, parts=2 * workers)
                 # A run that missed a source it was given fails (see _outcome), in runs as in Prefect.
-                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)),
+                _load_all(cleaned, corpus, run_id, counts, _Progress(len(files)), site_repeat_rule(load_rules(spec)),
                           RunStatus.FAILED if _missing(discover_failures) else RunStatus.COMPLETED)
                 summary = corpus.run_summary(run_id)
             _refresh_search_index(db, summary)
@@ -414,10 +415,11 @@ def _outcome(summary: dict, discover_failures: Sequence[Failure]) -> dict | Stat
 
 def _load_all(
     cleaned: Iterator[tuple[int, PlannedBatch, BatchResult] | None], corpus: Corpus, run_id: str, counts: LoadCounts,
-    progress: _Progress, done: RunStatus = RunStatus.COMPLETED,
+    progress: _Progress, site_rule: Rule | None = None, done: RunStatus = RunStatus.COMPLETED,
 ) -> None:
     """Load the cleaned batches in order, in groups (see LOAD_GROUP_PARAGRAPHS), one INFO
-    line each; the run is recorded ``done``, or failed if anything escapes."""
+    line each, then mark the lines repeated across a site (``site_rule``); the run is
+    recorded ``done``, or failed if anything escapes."""
     logger, status = get_run_logger(), RunStatus.FAILED
     try:
         for group in _groups(cleaned, LOAD_GROUP_PARAGRAPHS, LOAD_GROUP_CHARACTERS):
@@ -435,6 +437,10 @@ def _load_all(
                     logger.warning("failed [%s] %s: %s", failure.stage, failure.source, failure.message)
                 progress.advance(len(batch.sources_done) + len(batch.unchanged_sources))
         _check_stop()
+        if site_rule is not None:
+            site = mark_site_templates(corpus, run_id, site_rule)
+            logger.info("%s: %d sites counted, %d template lines, %d paragraphs marked, %d unmarked",
+                        site_rule.name, site.sites, site.lines, site.marked, site.unmarked)
         status = done
     finally:
         progress.close()

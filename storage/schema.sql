@@ -192,6 +192,27 @@ CREATE TABLE IF NOT EXISTS failures (
     failed_at   TIMESTAMPTZ NOT NULL
 );
 
+-- Lines repeated across many documents of one site (the site_repeat rule, site_template by
+-- default; storage/site_template.py): one row per line and site while it is template, with
+-- the counts that made it so. Every copy on the site is removed under that rule.
+CREATE TABLE IF NOT EXISTS site_templates (
+    site           VARCHAR NOT NULL,  -- document_sites.site
+    fingerprint    UBIGINT NOT NULL,  -- paragraphs.fingerprint of its copies
+    text           VARCHAR NOT NULL,  -- its first copy's text
+    documents      INTEGER NOT NULL,  -- the site's documents holding it
+    site_documents INTEGER NOT NULL,  -- the site's documents (copies of another document not counted)
+    rule           VARCHAR NOT NULL,  -- the rule that marked its copies (paragraphs.removed_by)
+    run_id         VARCHAR NOT NULL   -- the run that last counted it
+);
+
+-- Each site's documents when its lines were last counted: a site is counted again once one
+-- of its documents is loaded or re-resolved after that, or its number of documents changed.
+CREATE TABLE IF NOT EXISTS site_counts (
+    site       VARCHAR PRIMARY KEY,
+    documents  INTEGER NOT NULL,       -- as site_templates.site_documents
+    updated_at TIMESTAMPTZ NOT NULL    -- when counted
+);
+
 -- Views: the obvious questions in one SELECT.
 
 -- Documents with any text left, as a corpus consumer wants them.
@@ -430,3 +451,11 @@ WHERE NOT EXISTS (
                       AND (s.source = l.source OR starts_with(l.source, s.source || ' ('))))
 )
 ORDER BY stage, source;
+
+-- Paragraphs removed as a site's template text, with the counts that made the line template:
+-- in how many of the site's documents it is, of how many.
+CREATE OR REPLACE VIEW site_template_removals AS
+SELECT p.removed_by AS rule, p.text, t.documents, t.site_documents, s.site, s.source, p.doc_id, p.position
+FROM paragraphs p JOIN document_sites s USING (doc_id)
+     JOIN site_templates t ON t.site = s.site AND t.fingerprint = p.fingerprint AND t.rule = p.removed_by
+WHERE p.status = 'removed';

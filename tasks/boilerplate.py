@@ -28,7 +28,11 @@ from tasks.records import KEPT, REMOVED, Paragraph
 
 ANYWHERE, HEAD, TAIL = "patterns", "head", "tail"
 _RULE_KEYS = {"name", "description", "patterns", "head", "tail", "max_chars", "min_chars", "min_count", "langs",
-              "context", "case_sensitive", "markup", "markup_max_chars"}
+              "context", "case_sensitive", "markup", "markup_max_chars", "min_documents", "min_share"}
+# Contexts that need the whole corpus, not one document: the writer runs them after a run's
+# loads (storage/site_template.py); the per-document engine leaves them alone.
+SITE_REPEAT = "site_repeat"
+CORPUS_CONTEXTS = frozenset({SITE_REPEAT})
 _MARKUP_KEYS = {"attr", "pattern", "tag", "up"}
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 
@@ -66,6 +70,8 @@ class Rule:
     context: str | None = None
     markup: tuple[MarkupMatcher, ...] = ()  # HTML elements to take out before extraction
     markup_max_chars: int = 2000  # an element with more text than this is content, not a widget
+    min_documents: int = 5  # site_repeat: in at least this many documents of one site ...
+    min_share: float = 0.0  # ... and at least this share of the site's documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +182,11 @@ def _compile_rule(entry: dict, origin: str, lexicons: Lexicons, user: bool = Fal
         raise RuleError(f"{rule_at}: unknown keys {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
     context, markup = entry.get("context"), entry.get("markup", [])
     shapes = {key: entry.get(key, []) for key in (ANYWHERE, HEAD, TAIL)}
-    if context is not None and context not in DETECTORS:
-        raise RuleError(f"{rule_at}: unknown context {context!r}; known: {sorted(DETECTORS)}")
+    if context is not None and context not in DETECTORS and context not in CORPUS_CONTEXTS:
+        raise RuleError(f"{rule_at}: unknown context {context!r}; known: {sorted({*DETECTORS, *CORPUS_CONTEXTS})}")
+    min_share = entry.get("min_share", 0.0)
+    if not isinstance(min_share, int | float) or not 0 <= min_share <= 1:
+        raise RuleError(f"{rule_at}: min_share must be a number in [0, 1], not {min_share!r}")
     if context is not None and any(shapes.values()):
         raise RuleError(f"{rule_at}: give either patterns or a context, not both")
     if context is None and not any(shapes.values()) and not markup:
@@ -198,6 +207,8 @@ def _compile_rule(entry: dict, origin: str, lexicons: Lexicons, user: bool = Fal
         context=context,
         markup=tuple(_compile_markup(entry, rule_at, user) for entry in markup),
         markup_max_chars=entry.get("markup_max_chars", 2000),
+        min_documents=entry.get("min_documents", 5),
+        min_share=float(min_share),
     )
 
 
@@ -299,6 +310,12 @@ def load_rules(spec: RuleSpec = RuleSpec()) -> tuple[Rule, ...]:
     return tuple(rule for name, rule in by_name.items() if name not in disabled)
 
 
+def site_repeat_rule(rules: Sequence[Rule]) -> Rule | None:
+    """The rule that marks lines repeated across a site's documents, if enabled (the last
+    one, as a later file's rule replaces an earlier one)."""
+    return next((rule for rule in reversed(rules) if rule.context == SITE_REPEAT), None)
+
+
 # --- labelling --------------------------------------------------------------------------------
 
 # A rule as the engine's inner loop wants it: its length limit and its patterns' bound
@@ -352,7 +369,7 @@ def label_boilerplate(paragraphs: Sequence[Paragraph], rules: Sequence[Rule]) ->
         rule = _first_match(paragraph.text, anywhere)
         if rule is not None:
             _remove(paragraph, rule)
-    for rule in (rule for rule in rules if rule.context is not None):
+    for rule in (rule for rule in rules if rule.context in DETECTORS):
         texts = [p.text for p in paragraphs]
         verdicts = DETECTORS[rule.context](texts, [p.status == KEPT for p in paragraphs], rule)
         for index, source in verdicts.items():
